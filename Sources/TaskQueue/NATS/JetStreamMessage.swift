@@ -1,0 +1,76 @@
+import CNATS
+import Foundation
+
+/// A message fetched from a pull consumer. Owns its `natsMsg` and destroys it once.
+///
+/// `@unchecked Sendable`: the worker hands a message to exactly one task at a time; the
+/// acknowledgement calls are thread-safe in nats.c (they publish on the shared connection).
+/// Acks and in-progress signals are fire-and-forget: they queue a write and return.
+public final class JetStreamMessage: @unchecked Sendable {
+    private let handle: OpaquePointer
+    /// The message body.
+    public let data: [UInt8]
+    /// The subject it was published on.
+    public let subject: String
+    /// Its sequence in the stream.
+    public let streamSequence: UInt64
+    /// How many times JetStream has delivered it (1 on the first delivery).
+    public let deliveryCount: UInt64
+
+    init(taking handle: OpaquePointer) {
+        self.handle = handle
+        let length = Int(natsMsg_GetDataLength(handle))
+        if length > 0, let bytes = natsMsg_GetData(handle) {
+            data = bytes.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+        } else {
+            data = []
+        }
+        subject = natsMsg_GetSubject(handle).map { String(cString: $0) } ?? ""
+        var meta: UnsafeMutablePointer<jsMsgMetaData>?
+        if natsMsg_GetMetaData(&meta, handle) == NATS_OK, let meta {
+            streamSequence = meta.pointee.Sequence.Stream
+            deliveryCount = meta.pointee.NumDelivered
+            jsMsgMetaData_Destroy(meta)
+        } else {
+            streamSequence = 0
+            deliveryCount = 0
+        }
+    }
+
+    deinit { natsMsg_Destroy(handle) }
+
+    /// The body as UTF-8 text, when it is valid UTF-8.
+    public var text: String? { String(validating: data, as: UTF8.self) }
+
+    /// Acknowledges: the message is done and leaves the work-queue stream.
+    public func ack() throws { try natsCheck(natsMsg_Ack(handle, nil), "ack") }
+
+    /// Asks for redelivery at once.
+    public func nak() throws { try natsCheck(natsMsg_Nak(handle, nil), "nak") }
+
+    /// Asks for redelivery after `delay`; the backoff travels with the message.
+    public func nak(delay: Duration) throws {
+        try natsCheck(natsMsg_NakWithDelay(handle, max(1, delay.milliseconds), nil), "nak with delay")
+    }
+
+    /// Resets the broker's AckWait clock: the handler is still working.
+    public func inProgress() throws { try natsCheck(natsMsg_InProgress(handle, nil), "in progress") }
+
+    /// Terminates: never redeliver (for messages that can never become a task).
+    public func term() throws { try natsCheck(natsMsg_Term(handle, nil), "term") }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded up.
+    var milliseconds: Int64 {
+        let parts = components
+        return parts.seconds * 1000 + (parts.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+    }
+
+    var nanoseconds: Int64 {
+        let parts = components
+        return parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000
+    }
+
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,118 @@
+import CLibPQ
+import Dispatch
+import Foundation
+
+/// One libpq connection. Every blocking libpq call runs on the connection's own serial queue,
+/// never on Swift's cooperative pool.
+///
+/// `@unchecked Sendable`: the `PGconn` handle is only touched from `queue`, which serialises
+/// all access; the pool hands a connection to one task at a time.
+final class PostgresConnection: @unchecked Sendable {
+    private var handle: OpaquePointer?
+    private let conninfo: String
+    private let searchPath: String?
+    private let queue: DispatchQueue
+
+    init(conninfo: String, searchPath: String?, label: String) {
+        self.conninfo = conninfo
+        self.searchPath = searchPath
+        self.queue = DispatchQueue(label: label)
+    }
+
+    deinit {
+        if let handle { PQfinish(handle) }
+    }
+
+    @discardableResult
+    /// Runs `body` on the connection's queue with a live session, reconnecting first if needed.
+    func withSession<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                do {
+                    let session = try self.liveSession()
+                    continuation.resume(returning: try body(session))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    /// True when the last use left the connection broken; the pool drops such connections.
+    var isBroken: Bool {
+        queue.sync { handle.map { PQstatus($0) != CONNECTION_OK } ?? false }
+    }
+
+    private func liveSession() throws -> PostgresSession {
+        if let handle, PQstatus(handle) == CONNECTION_OK {
+            return PostgresSession(handle: handle)
+        }
+        if let handle {
+            // The server restarted or the socket broke: start a new session.
+            PQfinish(handle)
+            self.handle = nil
+        }
+        guard let fresh = PQconnectdb(conninfo) else {
+            throw TaskQueueError(.databaseUnavailable, "libpq could not allocate a connection")
+        }
+        guard PQstatus(fresh) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(fresh)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(fresh)
+            throw TaskQueueError(.databaseUnavailable, "cannot connect to PostgreSQL: \(message)")
+        }
+        handle = fresh
+        let session = PostgresSession(handle: fresh)
+        _ = try session.execute("SET TIME ZONE 'UTC'")
+        if let searchPath {
+            _ = try session.execute("SELECT set_config('search_path', $1, false)", [searchPath])
+        }
+        return session
+    }
+}
+
+/// The synchronous statement interface of a connection, valid only inside `withSession`.
+struct PostgresSession {
+    fileprivate let handle: OpaquePointer
+
+    /// Executes one parameterised statement; values travel as text parameters, never spliced into SQL.
+    @discardableResult
+    func execute(_ sql: String, _ parameters: [PostgresEncodable?] = []) throws -> PostgresRows {
+        let texts: [String?] = parameters.map { $0?.postgresText }
+        let result: OpaquePointer? = withCStrings(texts) { pointers in
+            PQexecParams(handle, sql, Int32(texts.count), nil, pointers, nil, nil, 0)
+        }
+        return try PostgresRows(consuming: result, connection: handle, sql: sql)
+    }
+
+    /// Executes a script of several statements (simple-query protocol; no parameters), e.g. a migration.
+    func executeScript(_ sql: String) throws {
+        _ = try PostgresRows(consuming: PQexec(handle, sql), connection: handle, sql: sql)
+    }
+
+    /// Runs `body` inside BEGIN/COMMIT, rolling back when it throws.
+    func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            if PQstatus(handle) == CONNECTION_OK { _ = try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// True while the session is inside a transaction block (including a failed one).
+    var inTransaction: Bool {
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+    }
+}
+
+private func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    var owned: [UnsafeMutablePointer<CChar>?] = strings.map { $0.flatMap { strdup($0) } }
+    defer { for pointer in owned { free(pointer) } }
+    return owned.withUnsafeMutableBufferPointer { buffer in
+        body(buffer.map { UnsafePointer($0) })
+    }
+}

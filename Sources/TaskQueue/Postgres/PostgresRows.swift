@@ -1,0 +1,167 @@
+import CLibPQ
+import Foundation
+
+/// The rows of one statement's result, copied out of libpq as text.
+struct PostgresRows: Sendable {
+    let columns: [String]
+    let rows: [PostgresRow]
+    /// Rows changed by an INSERT/UPDATE/DELETE (libpq's command tuples), 0 otherwise.
+    let affected: Int
+
+    init(consuming result: OpaquePointer?, connection: OpaquePointer, sql: String) throws {
+        guard let result else {
+            let message = String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw TaskQueueError(.databaseUnavailable, "PostgreSQL did not answer: \(message)")
+        }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+            let sqlState = taskflow_pq_sqlstate(result).map { String(cString: $0) }
+            let broken = PQstatus(connection) != CONNECTION_OK
+            throw TaskQueueError(
+                broken ? .databaseUnavailable : .databaseError,
+                message.isEmpty ? "statement failed" : message,
+                underlyingStatus: sqlState
+            )
+        }
+        let fieldCount = Int(PQnfields(result))
+        let rowCount = Int(PQntuples(result))
+        let columns = (0..<fieldCount).map { String(cString: PQfname(result, Int32($0))) }
+        var index: [String: Int] = [:]
+        for (offset, name) in columns.enumerated() where index[name] == nil { index[name] = offset }
+        var rows: [PostgresRow] = []
+        rows.reserveCapacity(rowCount)
+        for row in 0..<rowCount {
+            var values: [String?] = []
+            values.reserveCapacity(fieldCount)
+            for field in 0..<fieldCount {
+                if PQgetisnull(result, Int32(row), Int32(field)) != 0 {
+                    values.append(nil)
+                } else {
+                    values.append(String(cString: PQgetvalue(result, Int32(row), Int32(field))))
+                }
+            }
+            rows.append(PostgresRow(index: index, values: values))
+        }
+        self.columns = columns
+        self.rows = rows
+        self.affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+    }
+}
+
+/// One row; typed accessors throw a clear error when a column is missing or malformed.
+struct PostgresRow: Sendable {
+    let index: [String: Int]
+    let values: [String?]
+
+    func optionalString(_ column: String) throws -> String? {
+        guard let position = index[column] else {
+            throw TaskQueueError(.databaseError, "result has no column \(column)")
+        }
+        return values[position]
+    }
+
+    func string(_ column: String) throws -> String {
+        guard let value = try optionalString(column) else {
+            throw TaskQueueError(.databaseError, "column \(column) is NULL")
+        }
+        return value
+    }
+
+    func int(_ column: String) throws -> Int {
+        guard let value = Int(try string(column)) else {
+            throw TaskQueueError(.databaseError, "column \(column) is not an integer")
+        }
+        return value
+    }
+
+    func optionalInt(_ column: String) throws -> Int? {
+        try optionalString(column).flatMap { Int($0) }
+    }
+
+    func double(_ column: String) throws -> Double? {
+        try optionalString(column).flatMap { Double($0) }
+    }
+
+    func bool(_ column: String) throws -> Bool {
+        try string(column) == "t"
+    }
+
+    func uuid(_ column: String) throws -> UUID {
+        guard let value = UUID(uuidString: try string(column)) else {
+            throw TaskQueueError(.databaseError, "column \(column) is not a uuid")
+        }
+        return value
+    }
+
+    func date(_ column: String) throws -> Date {
+        guard let value = try optionalDate(column) else {
+            throw TaskQueueError(.databaseError, "column \(column) is NULL")
+        }
+        return value
+    }
+
+    func optionalDate(_ column: String) throws -> Date? {
+        guard let text = try optionalString(column) else { return nil }
+        guard let date = PostgresTimestamp.parse(text) else {
+            throw TaskQueueError(.databaseError, "column \(column) is not a UTC timestamp: \(text)")
+        }
+        return date
+    }
+}
+
+/// Parses and formats `timestamptz` text in the session's UTC zone ("2026-11-23 06:08:13.123456+00").
+enum PostgresTimestamp {
+    static func parse(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 19 else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for i in range {
+                guard i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 else { return nil }
+                value = value * 10 + Int(bytes[i] - 48)
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19)
+        else { return nil }
+        var fraction = 0.0
+        var i = 19
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            var scale = 0.1
+            while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 {
+                fraction += Double(bytes[i] - 48) * scale
+                scale /= 10
+                i += 1
+            }
+        }
+        // The session runs in UTC, so the offset is +00; anything else is refused rather than guessed.
+        if i < bytes.count, text.utf8.suffix(from: text.utf8.index(text.utf8.startIndex, offsetBy: i)).elementsEqual("+00".utf8) == false {
+            return nil
+        }
+        var components = tm()
+        components.tm_year = Int32(year - 1900)
+        components.tm_mon = Int32(month - 1)
+        components.tm_mday = Int32(day)
+        components.tm_hour = Int32(hour)
+        components.tm_min = Int32(minute)
+        components.tm_sec = Int32(second)
+        let seconds = timegm(&components)
+        return Date(timeIntervalSince1970: Double(seconds) + fraction)
+    }
+
+    static func format(_ date: Date) -> String {
+        var seconds = time_t(floor(date.timeIntervalSince1970))
+        let micros = Int((date.timeIntervalSince1970 - Double(seconds)) * 1_000_000)
+        var components = tm()
+        gmtime_r(&seconds, &components)
+        return String(
+            format: "%04d-%02d-%02d %02d:%02d:%02d.%06d+00",
+            Int(components.tm_year) + 1900, Int(components.tm_mon) + 1, Int(components.tm_mday),
+            Int(components.tm_hour), Int(components.tm_min), Int(components.tm_sec), micros
+        )
+    }
+}

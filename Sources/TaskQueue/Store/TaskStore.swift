@@ -1,0 +1,540 @@
+import Foundation
+
+/// Every statement TaskFlow runs against PostgreSQL. Batch operations are set-based (arrays
+/// unnested server-side), so many tasks cost one round trip and one durable commit.
+struct TaskStore: Sendable {
+    let pool: PostgresPool
+
+    static let taskColumns = """
+        t.id, t.type, t.payload::text AS payload, t.priority, t.status, t.attempts, t.max_attempts, t.attempt_base,
+        t.run_at, t.idempotency_key, t.last_error, t.lease_owner, t.lease_expires_at, t.published_at,
+        t.created_at, t.updated_at, t.started_at, t.finished_at
+        """
+
+    // MARK: Enqueue
+
+    /// Inserts tasks in one statement. A task whose idempotency key exists already is not inserted;
+    /// the existing task comes back with `created == false`, or an error when its content differs.
+    static func insert(_ tasks: [NewTask], defaultMaxAttempts: Int, session: PostgresSession) throws -> [EnqueueResult] {
+        guard !tasks.isEmpty else { return [] }
+        let ids = tasks.map { _ in UUID() }
+        let inserted = try session.execute("""
+            WITH input AS (
+                SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::int[], $6::timestamptz[], $7::text[])
+                    AS i(id, type, payload, priority, max_attempts, run_at, idempotency_key)
+            )
+            INSERT INTO tasks AS t (id, type, payload, priority, status, max_attempts, run_at, idempotency_key)
+            SELECT id, type, payload, priority,
+                   CASE WHEN run_at IS NOT NULL AND run_at > now() THEN 'scheduled' ELSE 'queued' END,
+                   max_attempts, coalesce(run_at, now()), idempotency_key
+            FROM input
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING \(taskColumns)
+            """, [
+                PostgresArray(ids),
+                PostgresArray(tasks.map(\.type)),
+                PostgresArray(tasks.map(\.payloadJSON)),
+                PostgresArray(tasks.map(\.priority.rawValue)),
+                PostgresArray(tasks.map { $0.maxAttempts ?? defaultMaxAttempts }),
+                PostgresArray(tasks.map(\.runAt)),
+                PostgresArray(tasks.map(\.idempotencyKey)),
+            ])
+        var byID: [UUID: TaskRecord] = [:]
+        for row in inserted.rows {
+            let task = try TaskRecord(row: row)
+            byID[task.id] = task
+        }
+        var existingByKey: [String: TaskRecord] = [:]
+        let missingKeys = zip(ids, tasks).compactMap { id, task in byID[id] == nil ? task.idempotencyKey : nil }
+        if !missingKeys.isEmpty {
+            let rows = try session.execute(
+                "SELECT \(taskColumns) FROM tasks t WHERE t.idempotency_key = ANY($1::text[])",
+                [PostgresArray(missingKeys)]
+            )
+            for row in rows.rows {
+                let task = try TaskRecord(row: row)
+                if let key = task.idempotencyKey { existingByKey[key] = task }
+            }
+        }
+        var results: [EnqueueResult] = []
+        var firstForKey: [String: UUID] = [:]
+        for (id, task) in zip(ids, tasks) {
+            if let created = byID[id] {
+                if let key = task.idempotencyKey { firstForKey[key] = id }
+                results.append(EnqueueResult(task: created, created: true))
+                continue
+            }
+            let key = task.idempotencyKey ?? ""
+            guard let existing = existingByKey[key] ?? firstForKey[key].flatMap({ byID[$0] }) else {
+                throw TaskQueueError(.databaseError, "task with idempotency key \(key) was neither inserted nor found")
+            }
+            guard existing.type == task.type, existing.priority == task.priority,
+                  try jsonEqual(existing.payload, task.payloadJSON)
+            else {
+                throw TaskQueueError(
+                    .idempotencyConflict,
+                    "idempotency key \(key) belongs to a task with a different type, priority or payload",
+                    taskID: existing.id
+                )
+            }
+            results.append(EnqueueResult(task: existing, created: false))
+        }
+        return results
+    }
+
+    /// Records which stream message now carries each task.
+    static func markPublished(_ marks: [PublishMark], session: PostgresSession) throws {
+        guard !marks.isEmpty else { return }
+        try session.execute("""
+            UPDATE tasks t SET published_at = now(), published_seq = m.seq
+            FROM unnest($1::uuid[], $2::int8[], $3::int[]) AS m(id, seq, generation)
+            WHERE t.id = m.id AND t.publish_generation = m.generation
+            """, [
+                PostgresArray(marks.map(\.taskID)),
+                PostgresArray(marks.map { Int64(bitPattern: $0.sequence) }),
+                PostgresArray(marks.map(\.generation)),
+            ])
+    }
+
+    func markPublished(_ marks: [PublishMark]) async throws {
+        guard !marks.isEmpty else { return }
+        try await pool.withSession { try Self.markPublished(marks, session: $0) }
+    }
+
+    // MARK: Claim and finish
+
+    /// Claims the due tasks among `ids` for `workerID` in one statement: from queued, retrying or a
+    /// due scheduled task, or from running when the lease has expired (the previous worker died,
+    /// and its open attempt is closed as failed). Unclaimed ids come back with why.
+    func claim(_ ids: [UUID], workerID: String, lease: Duration) async throws -> [UUID: ClaimOutcome] {
+        guard !ids.isEmpty else { return [:] }
+        let rows = try await pool.withSession { session in
+            try session.execute("""
+                WITH input AS (SELECT DISTINCT id FROM unnest($1::uuid[]) AS i(id)),
+                claimed AS (
+                    UPDATE tasks t
+                    SET status = 'running', attempts = t.attempts + 1, lease_owner = $2,
+                        lease_expires_at = now() + $3 * interval '1 millisecond',
+                        started_at = coalesce(t.started_at, now()), updated_at = now(), version = t.version + 1
+                    FROM input
+                    WHERE t.id = input.id AND t.run_at <= now()
+                      AND (t.status IN ('queued', 'retrying', 'scheduled')
+                           OR (t.status = 'running' AND t.lease_expires_at < now()))
+                    RETURNING \(Self.taskColumns), t.lease_owner AS previous_owner
+                ),
+                abandoned AS (
+                    UPDATE task_executions e
+                    SET status = 'failed', finished_at = now(),
+                        duration_ms = extract(epoch FROM now() - e.started_at) * 1000,
+                        error = 'attempt abandoned: worker ' || e.worker_id || ' stopped without finishing (lease expired)'
+                    FROM claimed c
+                    WHERE e.task_id = c.id AND e.status = 'started' AND e.attempt < c.attempts
+                ),
+                started AS (
+                    INSERT INTO task_executions (task_id, attempt, status, worker_id)
+                    SELECT id, attempts, 'started', $2 FROM claimed
+                )
+                SELECT 'claimed' AS outcome, c.id, c.type, c.payload, c.priority, c.status, c.attempts, c.max_attempts,
+                       c.attempt_base, c.run_at, c.idempotency_key, c.last_error, c.lease_owner, c.lease_expires_at,
+                       c.published_at, c.created_at, c.updated_at, c.started_at, c.finished_at
+                FROM claimed c
+                UNION ALL
+                SELECT 'skipped', \(Self.taskColumns)
+                FROM tasks t JOIN input i ON i.id = t.id
+                WHERE t.id NOT IN (SELECT id FROM claimed)
+                """, [PostgresArray(ids), workerID, Int(lease.milliseconds)])
+        }
+        let now = Date()
+        var outcomes: [UUID: ClaimOutcome] = [:]
+        for row in rows.rows {
+            let task = try TaskRecord(row: row)
+            if try row.string("outcome") == "claimed" {
+                outcomes[task.id] = .claimed(task)
+            } else if task.status.isTerminal {
+                outcomes[task.id] = .finished(task.status)
+            } else if task.runAt > now, task.status != .running {
+                outcomes[task.id] = .notDue(task.runAt.timeIntervalSince(now))
+            } else {
+                // Due and live but not ours: another worker holds it (or claimed it in the same instant).
+                outcomes[task.id] = .heldElsewhere
+            }
+        }
+        for id in ids where outcomes[id] == nil { outcomes[id] = .unknown }
+        return outcomes
+    }
+
+    /// Applies attempt outcomes in one statement. Only the current attempt of a running task may
+    /// finish it; returns the tasks that were updated (a stale attempt is left out).
+    func finish(_ outcomes: [AttemptOutcome]) async throws -> [UUID: TaskRecord] {
+        guard !outcomes.isEmpty else { return [:] }
+        let rows = try await pool.withSession { session in
+            try session.execute("""
+                WITH input AS (
+                    SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::float8[])
+                        AS i(id, attempt, status, error, delay_ms)
+                ),
+                updated AS (
+                    UPDATE tasks t
+                    SET status = i.status, last_error = i.error,
+                        run_at = CASE WHEN i.status = 'retrying' THEN now() + i.delay_ms * interval '1 millisecond' ELSE t.run_at END,
+                        finished_at = CASE WHEN i.status IN ('completed', 'failed') THEN now() ELSE NULL END,
+                        lease_owner = NULL, lease_expires_at = NULL, updated_at = now(), version = t.version + 1
+                    FROM input i
+                    WHERE t.id = i.id AND t.status = 'running' AND t.attempts = i.attempt
+                    RETURNING \(Self.taskColumns)
+                ),
+                recorded AS (
+                    UPDATE task_executions e
+                    SET status = CASE WHEN i.status = 'completed' THEN 'succeeded' ELSE 'failed' END,
+                        error = i.error, finished_at = now(),
+                        duration_ms = extract(epoch FROM now() - e.started_at) * 1000
+                    FROM input i JOIN updated u ON u.id = i.id
+                    WHERE e.task_id = i.id AND e.attempt = i.attempt AND e.status = 'started'
+                )
+                SELECT * FROM updated
+                """, [
+                    PostgresArray(outcomes.map(\.taskID)),
+                    PostgresArray(outcomes.map(\.attempt)),
+                    PostgresArray(outcomes.map(\.status.rawValue)),
+                    PostgresArray(outcomes.map(\.error)),
+                    PostgresArray(outcomes.map { $0.retryDelay.map { Double($0.milliseconds) } ?? 0 }),
+                ])
+        }
+        var updated: [UUID: TaskRecord] = [:]
+        for row in rows.rows {
+            let task = try TaskRecord(row: row)
+            updated[task.id] = task
+        }
+        return updated
+    }
+
+    /// Extends the leases of tasks this worker still runs; returns the ids whose lease it still holds.
+    func renewLeases(_ ids: [UUID], workerID: String, lease: Duration) async throws -> Set<UUID> {
+        guard !ids.isEmpty else { return [] }
+        let rows = try await pool.withSession { session in
+            try session.execute("""
+                UPDATE tasks SET lease_expires_at = now() + $3 * interval '1 millisecond'
+                WHERE id = ANY($1::uuid[]) AND status = 'running' AND lease_owner = $2
+                RETURNING id
+                """, [PostgresArray(ids), workerID, Int(lease.milliseconds)])
+        }
+        return Set(try rows.rows.map { try $0.uuid("id") })
+    }
+
+    /// Marks dead letters as published.
+    func markDeadLettered(_ ids: [UUID]) async throws {
+        guard !ids.isEmpty else { return }
+        try await pool.withSession { session in
+            try session.execute("UPDATE tasks SET dead_lettered_at = now() WHERE id = ANY($1::uuid[])", [PostgresArray(ids)])
+        }
+    }
+
+    // MARK: Reads
+
+    func task(_ id: UUID) async throws -> TaskRecord? {
+        let rows = try await pool.withSession { session in
+            try session.execute("SELECT \(Self.taskColumns) FROM tasks t WHERE t.id = $1", [id])
+        }
+        return try rows.rows.first.map(TaskRecord.init(row:))
+    }
+
+    func executions(_ id: UUID) async throws -> [TaskExecution] {
+        let rows = try await pool.withSession { session in
+            try session.execute("""
+                SELECT task_id, attempt, status, error, worker_id, started_at, finished_at, duration_ms
+                FROM task_executions WHERE task_id = $1 ORDER BY attempt
+                """, [id])
+        }
+        return try rows.rows.map { row in
+            TaskExecution(
+                taskID: try row.uuid("task_id"),
+                attempt: try row.int("attempt"),
+                status: ExecutionStatus(rawValue: try row.string("status")) ?? .failed,
+                error: try row.optionalString("error"),
+                workerID: try row.string("worker_id"),
+                startedAt: try row.date("started_at"),
+                finishedAt: try row.optionalDate("finished_at"),
+                durationMilliseconds: try row.double("duration_ms")
+            )
+        }
+    }
+
+    func list(_ query: TaskQuery) async throws -> TaskPage {
+        let limit = min(max(query.limit, 1), 200)
+        var cursorTime: Date?
+        var cursorID: UUID?
+        if let cursor = query.cursor {
+            guard let decoded = TaskCursor(encoded: cursor) else {
+                throw TaskQueueError(.invalidArgument, "cursor is malformed")
+            }
+            cursorTime = decoded.createdAt
+            cursorID = decoded.id
+        }
+        let rows = try await pool.withSession { [cursorTime, cursorID] session in
+            try session.execute("""
+                SELECT \(Self.taskColumns) FROM tasks t
+                WHERE ($1::text IS NULL OR t.status = $1)
+                  AND ($2::text IS NULL OR t.type = $2)
+                  AND ($3::text IS NULL OR t.priority = $3)
+                  AND ($4::timestamptz IS NULL OR (t.created_at, t.id) < ($4::timestamptz, $5::uuid))
+                ORDER BY t.created_at DESC, t.id DESC
+                LIMIT $6
+                """, [query.status?.rawValue, query.type, query.priority?.rawValue, cursorTime, cursorID, limit + 1])
+        }
+        var tasks = try rows.rows.map(TaskRecord.init(row:))
+        var next: String?
+        if tasks.count > limit {
+            tasks.removeLast()
+            next = tasks.last.map { TaskCursor(createdAt: $0.createdAt, id: $0.id).encoded }
+        }
+        return TaskPage(tasks: tasks, nextCursor: next)
+    }
+
+    func counts() async throws -> TaskCounts {
+        let rows = try await pool.withSession { session in
+            try session.execute("SELECT status, priority, count(*) AS n FROM tasks GROUP BY status, priority")
+        }
+        var counts = TaskCounts(byStatus: [:], byPriority: [:], byStatusAndPriority: [:])
+        for status in TaskStatus.allCases { counts.byStatus[status] = 0 }
+        for priority in TaskPriority.allCases { counts.byPriority[priority] = 0 }
+        for row in rows.rows {
+            guard let status = TaskStatus(rawValue: try row.string("status")),
+                  let priority = TaskPriority(rawValue: try row.string("priority")) else { continue }
+            let n = try row.int("n")
+            counts.byStatus[status, default: 0] += n
+            counts.byPriority[priority, default: 0] += n
+            counts.byStatusAndPriority[status, default: [:]][priority] = n
+        }
+        return counts
+    }
+
+    // MARK: Cancel and replay
+
+    /// Cancels a task that has not started; returns nil when no task has that id.
+    func cancel(_ id: UUID) async throws -> TaskRecord {
+        try await transition(id, action: "cancel", sql: """
+            UPDATE tasks t SET status = 'cancelled', finished_at = now(), updated_at = now(), version = t.version + 1
+            WHERE t.id = $1 AND t.status IN ('scheduled', 'queued', 'retrying')
+            RETURNING \(Self.taskColumns)
+            """)
+    }
+
+    /// Puts a failed task back in the queue with a fresh attempt budget; it must then be published.
+    func replay(_ id: UUID) async throws -> TaskRecord {
+        try await transition(id, action: "replay", sql: """
+            UPDATE tasks t SET status = 'queued', attempt_base = t.attempts, run_at = now(), last_error = NULL,
+                finished_at = NULL, publish_generation = t.publish_generation + 1, published_at = NULL,
+                published_seq = NULL, dead_lettered_at = NULL, verified_at = NULL, updated_at = now(), version = t.version + 1
+            WHERE t.id = $1 AND t.status = 'failed'
+            RETURNING \(Self.taskColumns)
+            """)
+    }
+
+    private func transition(_ id: UUID, action: String, sql: String) async throws -> TaskRecord {
+        let rows = try await pool.withSession { session in try session.execute(sql, [id]) }
+        if let row = rows.rows.first { return try TaskRecord(row: row) }
+        guard let current = try await task(id) else {
+            throw TaskQueueError(.taskNotFound, "no task with id \(id)", taskID: id)
+        }
+        throw TaskQueueError(.invalidState, "cannot \(action) a task that is \(current.status.rawValue)", taskID: id)
+    }
+
+    // MARK: Reconciler scans
+
+    /// Queued or retrying tasks with no message published, older than `grace`.
+    func unpublished(olderThan grace: Duration, limit: Int) async throws -> [PublishTarget] {
+        let rows = try await pool.withSession { session in
+            try session.execute("""
+                SELECT id, priority, publish_generation FROM tasks
+                WHERE published_at IS NULL AND status IN ('queued', 'retrying')
+                  AND updated_at < now() - $1 * interval '1 millisecond'
+                ORDER BY created_at LIMIT $2
+                """, [Int(grace.milliseconds), limit])
+        }
+        return try rows.rows.map(PublishTarget.init(row:))
+    }
+
+    /// Moves due scheduled tasks to queued (unpublished) and returns them for publishing.
+    func promoteDueScheduled(limit: Int) async throws -> [PublishTarget] {
+        let rows = try await pool.withSession { session in
+            try session.execute("""
+                UPDATE tasks t SET status = 'queued', published_at = NULL, updated_at = now(), version = t.version + 1
+                WHERE t.id IN (
+                    SELECT id FROM tasks WHERE status = 'scheduled' AND run_at <= now()
+                    ORDER BY run_at LIMIT $1 FOR UPDATE SKIP LOCKED
+                )
+                RETURNING t.id, t.priority, t.publish_generation
+                """, [limit])
+        }
+        return try rows.rows.map(PublishTarget.init(row:))
+    }
+
+    /// Published, unfinished tasks that have shown no progress for `quiet` (running ones only once
+    /// their lease has expired), not verified in the stream during that time either.
+    func suspectedLost(quiet: Duration, limit: Int) async throws -> [SuspectTask] {
+        let rows = try await pool.withSession { session in
+            try session.execute("""
+                SELECT id, priority, publish_generation, published_seq FROM tasks
+                WHERE status IN ('queued', 'running', 'retrying') AND published_at IS NOT NULL
+                  AND greatest(updated_at, run_at, coalesce(verified_at, updated_at)) < now() - $1 * interval '1 millisecond'
+                  AND (status <> 'running' OR lease_expires_at < now())
+                ORDER BY updated_at LIMIT $2
+                """, [Int(quiet.milliseconds), limit])
+        }
+        return try rows.rows.map { row in
+            SuspectTask(
+                target: try PublishTarget(row: row),
+                sequence: try row.optionalString("published_seq").flatMap { Int64($0) }.map { UInt64(bitPattern: $0) }
+            )
+        }
+    }
+
+    func markVerified(_ ids: [UUID]) async throws {
+        guard !ids.isEmpty else { return }
+        try await pool.withSession { session in
+            try session.execute("UPDATE tasks SET verified_at = now() WHERE id = ANY($1::uuid[])", [PostgresArray(ids)])
+        }
+    }
+
+    /// Starts a new message generation for tasks whose message is gone; returns those still in the
+    /// same generation (another reconciler may have done it already).
+    func bumpGeneration(_ targets: [PublishTarget]) async throws -> [PublishTarget] {
+        guard !targets.isEmpty else { return [] }
+        let rows = try await pool.withSession { session in
+            try session.execute("""
+                UPDATE tasks t SET publish_generation = t.publish_generation + 1, published_at = NULL, published_seq = NULL
+                FROM unnest($1::uuid[], $2::int[]) AS g(id, generation)
+                WHERE t.id = g.id AND t.publish_generation = g.generation
+                  AND t.status IN ('queued', 'running', 'retrying')
+                RETURNING t.id, t.priority, t.publish_generation
+                """, [PostgresArray(targets.map(\.taskID)), PostgresArray(targets.map(\.generation))])
+        }
+        return try rows.rows.map(PublishTarget.init(row:))
+    }
+
+    /// Failed tasks whose dead letter was never published.
+    func pendingDeadLetters(olderThan grace: Duration, limit: Int) async throws -> [TaskRecord] {
+        let rows = try await pool.withSession { session in
+            try session.execute("""
+                SELECT \(Self.taskColumns) FROM tasks t
+                WHERE t.status = 'failed' AND t.dead_lettered_at IS NULL
+                  AND t.finished_at < now() - $1 * interval '1 millisecond'
+                ORDER BY t.finished_at LIMIT $2
+                """, [Int(grace.milliseconds), limit])
+        }
+        return try rows.rows.map(TaskRecord.init(row:))
+    }
+}
+
+/// What a claim found for one id.
+enum ClaimOutcome: Sendable, Equatable {
+    case claimed(TaskRecord)
+    /// Not due yet: redeliver after this many seconds.
+    case notDue(TimeInterval)
+    /// Already finished (completed, failed or cancelled).
+    case finished(TaskStatus)
+    /// Another worker runs it.
+    case heldElsewhere
+    /// No such task.
+    case unknown
+}
+
+/// How one attempt ended, as the store records it.
+struct AttemptOutcome: Sendable {
+    enum Status: String, Sendable { case completed, retrying, failed }
+    var taskID: UUID
+    var attempt: Int
+    var status: Status
+    var error: String?
+    var retryDelay: Duration?
+}
+
+/// A task to publish, with the message generation that names its Nats-Msg-Id.
+struct PublishTarget: Sendable, Equatable {
+    var taskID: UUID
+    var priority: TaskPriority
+    var generation: Int
+
+    var messageID: String { "\(taskID.postgresText):\(generation)" }
+
+    init(taskID: UUID, priority: TaskPriority, generation: Int) {
+        self.taskID = taskID
+        self.priority = priority
+        self.generation = generation
+    }
+
+    init(row: PostgresRow) throws {
+        taskID = try row.uuid("id")
+        priority = TaskPriority(rawValue: try row.string("priority")) ?? .normal
+        generation = try row.int("publish_generation")
+    }
+}
+
+struct PublishMark: Sendable {
+    var taskID: UUID
+    var sequence: UInt64
+    var generation: Int
+}
+
+struct SuspectTask: Sendable {
+    var target: PublishTarget
+    var sequence: UInt64?
+}
+
+/// Opaque pagination position: the last task's creation time and id.
+struct TaskCursor {
+    var createdAt: Date
+    var id: UUID
+
+    var encoded: String {
+        let micros = Int64((createdAt.timeIntervalSince1970 * 1_000_000).rounded())
+        return Data("\(micros):\(id.postgresText)".utf8).base64EncodedString()
+    }
+
+    init(createdAt: Date, id: UUID) {
+        self.createdAt = createdAt
+        self.id = id
+    }
+
+    init?(encoded: String) {
+        guard let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8) else { return nil }
+        let parts = text.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else { return nil }
+        createdAt = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
+        self.id = id
+    }
+}
+
+extension TaskRecord {
+    init(row: PostgresRow) throws {
+        id = try row.uuid("id")
+        type = try row.string("type")
+        payload = try row.string("payload")
+        priority = TaskPriority(rawValue: try row.string("priority")) ?? .normal
+        guard let status = TaskStatus(rawValue: try row.string("status")) else {
+            throw TaskQueueError(.databaseError, "task \(id) has an unknown status")
+        }
+        self.status = status
+        attempts = try row.int("attempts")
+        maxAttempts = try row.int("max_attempts")
+        attemptBase = try row.int("attempt_base")
+        runAt = try row.date("run_at")
+        idempotencyKey = try row.optionalString("idempotency_key")
+        lastError = try row.optionalString("last_error")
+        leaseOwner = try row.optionalString("lease_owner")
+        leaseExpiresAt = try row.optionalDate("lease_expires_at")
+        publishedAt = try row.optionalDate("published_at")
+        createdAt = try row.date("created_at")
+        updatedAt = try row.date("updated_at")
+        startedAt = try row.optionalDate("started_at")
+        finishedAt = try row.optionalDate("finished_at")
+    }
+}
+
+/// Compares two JSON texts by value (key order and spacing do not matter).
+func jsonEqual(_ lhs: String, _ rhs: String) throws -> Bool {
+    func parse(_ text: String) throws -> NSObject? {
+        try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) as? NSObject
+    }
+    return try parse(lhs) == parse(rhs)
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Logging
+
+/// Closes the gaps between PostgreSQL and JetStream. Each pass:
+/// - publishes queued tasks that were committed but never published (broker down, process killed
+///   between INSERT and publish);
+/// - promotes due scheduled tasks to queued and publishes them;
+/// - checks tasks that show no progress: if the stream still holds their message they are a
+///   backlog and are left alone; if the message is gone (a broker crash lost it) a new message
+///   generation is published;
+/// - publishes dead letters that were never published.
+///
+/// Safe in every worker at once: promotions lock rows, generations change conditionally, and
+/// repeated publishes of one generation are dropped by the server's Nats-Msg-Id window.
+struct Reconciler: Sendable {
+    let queue: TaskQueue
+    let configuration: WorkerConfiguration
+    let logger: Logger
+    let batchLimit = 500
+
+    func run(until stop: Signal) async {
+        while !(await sleep(for: configuration.reconcileInterval, unless: stop)) {
+            do {
+                try await pass()
+            } catch {
+                logger.warning("reconciler pass failed", metadata: [LogKey.error: "\(error)"])
+            }
+        }
+    }
+
+    /// One pass; returns what it did, for tests and logs.
+    @discardableResult
+    func pass() async throws -> ReconcileReport {
+        var report = ReconcileReport()
+        let store = queue.store
+
+        let unpublished = try await store.unpublished(olderThan: configuration.publishGrace, limit: batchLimit)
+        report.published = await queue.publish(unpublished).count
+
+        let due = try await store.promoteDueScheduled(limit: batchLimit)
+        report.scheduled = await queue.publish(due).count
+
+        if queue.nats.isConnected {
+            let suspects = try await store.suspectedLost(quiet: configuration.lostAfter, limit: batchLimit)
+            var lost: [PublishTarget] = []
+            var present: [UUID] = []
+            for suspect in suspects {
+                if let sequence = suspect.sequence,
+                   let message = try await queue.nats.message(stream: queue.configuration.streamName, sequence: sequence),
+                   String(decoding: message.data, as: UTF8.self) == suspect.target.taskID.postgresText {
+                    present.append(suspect.target.taskID)
+                } else {
+                    lost.append(suspect.target)
+                }
+            }
+            try await store.markVerified(present)
+            let renewed = try await store.bumpGeneration(lost)
+            report.republished = await queue.publish(renewed).count
+            if !renewed.isEmpty {
+                logger.warning("republished tasks whose message was lost", metadata: [LogKey.count: "\(renewed.count)"])
+            }
+        }
+
+        for task in try await store.pendingDeadLetters(olderThan: configuration.publishGrace, limit: batchLimit) {
+            try await queue.publishDeadLetter(task)
+            report.deadLetters += 1
+        }
+        if report != ReconcileReport() {
+            logger.debug("reconciled", metadata: [
+                "published": "\(report.published)", "scheduled": "\(report.scheduled)",
+                "republished": "\(report.republished)", "dead_letters": "\(report.deadLetters)",
+            ])
+        }
+        return report
+    }
+}
+
+/// What one reconciler pass did.
+struct ReconcileReport: Sendable, Equatable {
+    var published = 0
+    var scheduled = 0
+    var republished = 0
+    var deadLetters = 0
+}

@@ -1,0 +1,398 @@
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// Pulls task ids from the three priority consumers, claims the tasks in PostgreSQL, runs their
+/// handlers with bounded concurrency, records every attempt and acknowledges the messages.
+///
+/// A swift-service-lifecycle `Service`: on graceful shutdown it stops fetching, NAKs what was
+/// fetched but not started, lets running handlers finish within `shutdownTimeout` (then interrupts
+/// them), records their outcomes and returns.
+public final class TaskWorker: Service, Sendable {
+    let queue: TaskQueue
+    let registry: TaskHandlerRegistry
+    public let configuration: WorkerConfiguration
+    let logger: Logger
+
+    private let buffer: DeliveryBuffer
+    private let batcher: FinishBatcher
+    private let running = Mutex<[UUID: RunningAttempt]>([:])
+    /// Graceful shutdown was asked for.
+    private let drainRequested = Signal()
+    /// Running handlers must stop now (the shutdown timeout passed).
+    private let forceStop = Signal()
+    /// Every handler has finished and its outcome is recorded.
+    private let finished = Signal()
+
+    struct RunningAttempt: Sendable {
+        let message: JetStreamMessage
+        let attempt: Int
+    }
+
+    public init(queue: TaskQueue, registry: TaskHandlerRegistry, configuration: WorkerConfiguration = WorkerConfiguration(),
+                logger: Logger = Logger(label: "taskflow.worker")) {
+        self.queue = queue
+        self.registry = registry
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: LogKey.workerID] = .string(configuration.workerID)
+        self.logger = logger
+        self.buffer = DeliveryBuffer(
+            slots: configuration.concurrency,
+            prefetchPerPriority: configuration.prefetchPerPriority ?? configuration.concurrency,
+            starvationLimit: configuration.starvationLimit
+        )
+        self.batcher = FinishBatcher(store: queue.store, logger: logger, giveUpAfter: queue.configuration.lease)
+    }
+
+    /// Runs until graceful shutdown (or `stop()`), then drains.
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await runUntilDrained()
+        } onGracefulShutdown: {
+            self.drainRequested.fire()
+        }
+    }
+
+    /// Starts the graceful drain, as SIGTERM does through a ServiceGroup.
+    public func stop() {
+        drainRequested.fire()
+    }
+
+    private var lease: Duration { queue.configuration.lease }
+
+    private func runUntilDrained() async throws {
+        guard let subscriptions = await subscribeAll() else {
+            // Asked to stop before NATS was ever reachable: nothing was fetched, nothing to drain.
+            finished.fire()
+            return
+        }
+        logger.info("worker started", metadata: [
+            "concurrency": "\(configuration.concurrency)", "stream": "\(queue.configuration.streamName)",
+        ])
+        await withTaskGroup(of: Void.self) { group in
+            for (priority, subscription) in subscriptions {
+                group.addTask { await self.fetchLoop(priority, subscription) }
+            }
+            group.addTask { await self.batcher.run() }
+            group.addTask { await self.heartbeatLoop() }
+            if configuration.reconcilerEnabled {
+                let reconciler = Reconciler(queue: queue, configuration: configuration, logger: logger)
+                group.addTask { await reconciler.run(until: self.finished) }
+            }
+            group.addTask { await self.drainWatcher(subscriptions.map(\.1)) }
+
+            await dispatchLoop()
+            await batcher.close()
+            finished.fire()
+            for message in await buffer.close() { try? message.nak() }
+        }
+        logger.info("worker stopped")
+    }
+
+    // MARK: Subscribing
+
+    private func subscribeAll() async -> [(TaskPriority, PullSubscription)]? {
+        var delay = Duration.milliseconds(200)
+        while !drainRequested.isFired {
+            do {
+                if !queue.isProvisioned { try await queue.provision() }
+                var subscriptions: [(TaskPriority, PullSubscription)] = []
+                for priority in TaskPriority.allCases {
+                    subscriptions.append((priority, try await queue.nats.pullSubscribe(
+                        stream: queue.configuration.streamName,
+                        consumer: queue.configuration.consumer(for: priority),
+                        subject: queue.configuration.subject(for: priority)
+                    )))
+                }
+                return subscriptions
+            } catch {
+                logger.warning("cannot subscribe yet; retrying", metadata: [LogKey.error: "\(error)"])
+                if await sleep(for: delay, unless: drainRequested) { break }
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        return nil
+    }
+
+    // MARK: Fetching
+
+    private func fetchLoop(_ priority: TaskPriority, _ subscription: PullSubscription) async {
+        var failures = 0
+        let clock = ContinuousClock()
+        while !drainRequested.isFired {
+            let room = await buffer.waitForRoom(priority)
+            if room == 0 { break }
+            do {
+                var messages = try await subscription.fetch(batch: min(room, 256), noWait: true, timeout: queue.configuration.nats.requestTimeout)
+                if messages.isEmpty {
+                    let started = clock.now
+                    messages = try await subscription.fetch(batch: 1, noWait: false, timeout: configuration.pollTimeout)
+                    // nats.c 3.4.1 can report a timeout at once; do not spin when it does.
+                    if messages.isEmpty, clock.now - started < .milliseconds(5) {
+                        if await sleep(for: .milliseconds(50), unless: drainRequested) { break }
+                    }
+                }
+                failures = 0
+                for message in await buffer.push(messages, priority: priority) { try? message.nak() }
+            } catch {
+                failures += 1
+                logger.warning("fetch failed", metadata: [LogKey.error: "\(error)", LogKey.subject: "\(queue.configuration.subject(for: priority))"])
+                if failures % 5 == 0 {
+                    // The stream or consumer may have been lost with the server's data; recreate them.
+                    try? await queue.provision()
+                }
+                if await sleep(for: .milliseconds(min(200 * failures, 2000)), unless: drainRequested) { break }
+            }
+        }
+    }
+
+    // MARK: Dispatching
+
+    private func dispatchLoop() async {
+        await withDiscardingTaskGroup { handlers in
+            while true {
+                let batch = await buffer.take()
+                if batch.isEmpty { break }
+                for (delivery, task) in await admit(batch) {
+                    handlers.addTask {
+                        await self.process(task, message: delivery.message)
+                        await self.buffer.release()
+                    }
+                }
+            }
+        }
+    }
+
+    /// Claims the tasks behind a batch of messages in one statement and settles every message that
+    /// needs no handler; returns the claimed ones to run.
+    private func admit(_ batch: [DeliveryBuffer.Delivery]) async -> [(DeliveryBuffer.Delivery, TaskRecord)] {
+        var byID: [UUID: [DeliveryBuffer.Delivery]] = [:]
+        var settled = 0
+        for delivery in batch {
+            guard let text = delivery.message.text, let id = UUID(uuidString: text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+                // Not a task id: it can never become one, so it must not come back.
+                logger.warning("terminating a message that is not a task id", metadata: [
+                    LogKey.subject: "\(delivery.message.subject)", LogKey.streamSequence: "\(delivery.message.streamSequence)",
+                    "bytes": "\(delivery.message.data.count)",
+                ])
+                try? delivery.message.term()
+                Metrics.poisonMessages.increment()
+                settled += 1
+                continue
+            }
+            byID[id, default: []].append(delivery)
+        }
+        var claimed: [(DeliveryBuffer.Delivery, TaskRecord)] = []
+        if !byID.isEmpty {
+            do {
+                let outcomes = try await queue.store.claim(Array(byID.keys), workerID: configuration.workerID, lease: lease)
+                for (id, deliveries) in byID {
+                    for (index, delivery) in deliveries.enumerated() {
+                        // Copies of one id in one batch: the first runs it, the rest are duplicates.
+                        let outcome = index == 0 ? outcomes[id] ?? .unknown : .heldElsewhere
+                        if case .claimed(let task) = outcome {
+                            claimed.append((delivery, task))
+                        } else {
+                            settle(delivery.message, id: id, outcome: outcome)
+                            settled += 1
+                        }
+                    }
+                }
+            } catch {
+                logger.warning("claim failed; messages return later", metadata: [LogKey.error: "\(error)", LogKey.count: "\(byID.count)"])
+                for delivery in byID.values.joined() { try? delivery.message.nak(delay: .seconds(1)) }
+                settled += byID.values.reduce(0) { $0 + $1.count }
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        if settled > 0 { await buffer.release(settled) }
+        return claimed
+    }
+
+    private func settle(_ message: JetStreamMessage, id: UUID, outcome: ClaimOutcome) {
+        var metadata: Logger.Metadata = [LogKey.taskID: "\(id)", LogKey.deliveries: "\(message.deliveryCount)"]
+        switch outcome {
+        case .notDue(let seconds):
+            // An early copy (a duplicate, or a redelivery before the backoff ends) waits out the rest.
+            try? message.nak(delay: .milliseconds(Int64((seconds * 1000).rounded(.up)) + 5))
+        case .finished(let status):
+            metadata["task.status"] = "\(status.rawValue)"
+            logger.debug("message for a finished task acknowledged", metadata: metadata)
+            try? message.ack()
+        case .heldElsewhere:
+            logger.debug("duplicate message for a running task acknowledged", metadata: metadata)
+            try? message.ack()
+        case .unknown:
+            logger.warning("terminating a message for an unknown task id", metadata: metadata)
+            try? message.term()
+            Metrics.poisonMessages.increment()
+        case .claimed:
+            break
+        }
+    }
+
+    // MARK: Running one attempt
+
+    private enum HandlerResult {
+        case success
+        case terminal(String)
+        case retryable(String)
+        case interrupted
+    }
+
+    private func process(_ task: TaskRecord, message: JetStreamMessage) async {
+        var taskLogger = logger
+        taskLogger[metadataKey: LogKey.taskID] = "\(task.id)"
+        taskLogger[metadataKey: LogKey.taskType] = "\(task.type)"
+        taskLogger[metadataKey: LogKey.attempt] = "\(task.attempts)"
+        let context = TaskContext(taskID: task.id, type: task.type, priority: task.priority, attempt: task.attempts,
+                                  maxAttempts: task.maxAttempts, workerID: configuration.workerID, logger: taskLogger)
+        taskLogger.debug("task started")
+        Metrics.queueWait(task.priority).recordInterval(since: task.createdAt)
+        running.withLock { $0[task.id] = RunningAttempt(message: message, attempt: task.attempts) }
+        let started = ContinuousClock.now
+        let result = await runHandler(task, context: context)
+        Metrics.runTime(task.type).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        running.withLock { _ = $0.removeValue(forKey: task.id) }
+
+        let attemptsInRun = task.attempts - task.attemptBase
+        var outcome = AttemptOutcome(taskID: task.id, attempt: task.attempts, status: .completed)
+        var retryDelay = Duration.zero
+        switch result {
+        case .success:
+            break
+        case .terminal(let error):
+            outcome.status = .failed
+            outcome.error = error
+        case .retryable(let error):
+            outcome.error = error
+            if configuration.retry.shouldRetry(attemptsInRun: attemptsInRun, maxAttempts: task.maxAttempts) {
+                retryDelay = configuration.retry.backoff(attempt: attemptsInRun)
+                outcome.status = .retrying
+                outcome.retryDelay = retryDelay
+            } else {
+                outcome.status = .failed
+                outcome.error = "attempts exhausted (\(attemptsInRun) of \(task.maxAttempts)): \(error)"
+            }
+        case .interrupted:
+            // Shutdown interrupted it: the work did not fail, so it runs again at once elsewhere.
+            outcome.status = .retrying
+            outcome.error = "interrupted: worker \(configuration.workerID) shut down before the task finished"
+            outcome.retryDelay = .zero
+        }
+
+        switch await batcher.submit(outcome) {
+        case .success(let updated?):
+            Metrics.finished(type: task.type, status: outcome.status.rawValue, priority: task.priority).increment()
+            switch outcome.status {
+            case .completed:
+                taskLogger.debug("task completed")
+                try? message.ack()
+            case .retrying:
+                taskLogger.debug("task will retry", metadata: [LogKey.error: "\(outcome.error ?? "")", "retry.delay": "\(retryDelay)"])
+                try? message.nak(delay: max(retryDelay, .milliseconds(1)))
+            case .failed:
+                taskLogger.info("task failed", metadata: [LogKey.error: "\(outcome.error ?? "")"])
+                do {
+                    try await queue.publishDeadLetter(updated)
+                } catch {
+                    taskLogger.warning("dead letter not published; the reconciler will", metadata: [LogKey.error: "\(error)"])
+                }
+                try? message.ack()
+            }
+        case .success(nil):
+            // Our lease had expired and another worker took the task over; its result stands.
+            taskLogger.warning("attempt outcome discarded: the task moved on without this worker")
+            try? message.ack()
+        case .failure(let error):
+            // Leave the message unacknowledged: JetStream redelivers it after AckWait, the lease
+            // will have expired, and the next claim closes this attempt and runs the task again.
+            taskLogger.error("attempt outcome not recorded; the task will run again", metadata: [LogKey.error: "\(error)"])
+        }
+    }
+
+    private func runHandler(_ task: TaskRecord, context: TaskContext) async -> HandlerResult {
+        guard let handler = registry.handler(for: task.type) else {
+            return .terminal("no handler registered for type \(task.type)")
+        }
+        let timeout = configuration.taskTimeout
+        let stop = forceStop
+        return await withTaskGroup(of: HandlerResult?.self) { group in
+            group.addTask {
+                do {
+                    try await handler(task.payload, context)
+                    return .success
+                } catch let error as TerminalTaskError {
+                    return .terminal(error.message)
+                } catch is CancellationError {
+                    return nil
+                } catch {
+                    return .retryable(String(describing: error))
+                }
+            }
+            if let timeout {
+                group.addTask {
+                    try? await Task.sleep(for: timeout)
+                    return Task.isCancelled ? nil : .retryable("timed out after \(timeout)")
+                }
+            }
+            group.addTask {
+                await stop.wait()
+                return Task.isCancelled ? nil : .interrupted
+            }
+            var result: HandlerResult?
+            while let next = await group.next() {
+                if let next, result == nil {
+                    result = next
+                    group.cancelAll()
+                }
+            }
+            // A handler that ended by cancellation without any other cause counts as interrupted.
+            return result ?? .interrupted
+        }
+    }
+
+    // MARK: Leases
+
+    /// Renews the leases of running tasks (one statement) and tells JetStream they are in progress,
+    /// along with messages still waiting for a slot.
+    private func heartbeatLoop() async {
+        let interval = configuration.heartbeatInterval ?? max(lease / 3, .milliseconds(100))
+        while !(await sleep(for: interval, unless: finished)) {
+            let attempts = running.withLock { $0 }
+            if !attempts.isEmpty {
+                do {
+                    let held = try await queue.store.renewLeases(Array(attempts.keys), workerID: configuration.workerID, lease: lease)
+                    for (id, attempt) in attempts where held.contains(id) { try? attempt.message.inProgress() }
+                    if held.count < attempts.count {
+                        logger.warning("leases lost for running tasks", metadata: [LogKey.count: "\(attempts.count - held.count)"])
+                    }
+                } catch {
+                    logger.warning("lease renewal failed", metadata: [LogKey.error: "\(error)"])
+                }
+            }
+            for message in await buffer.waiting() { try? message.inProgress() }
+        }
+    }
+
+    // MARK: Drain
+
+    private func drainWatcher(_ subscriptions: [PullSubscription]) async {
+        await firstOf(drainRequested, finished)
+        if finished.isFired { return }
+        logger.info("draining: fetching stopped, unstarted messages returned", metadata: [
+            "shutdown_timeout": "\(configuration.shutdownTimeout)",
+        ])
+        for subscription in subscriptions { subscription.close() }
+        let unstarted = await buffer.close()
+        for message in unstarted { try? message.nak() }
+        if await sleep(for: configuration.shutdownTimeout, unless: finished) { return }
+        logger.warning("shutdown timeout passed; interrupting running handlers", metadata: [
+            LogKey.count: "\(running.withLock { $0.count })",
+        ])
+        forceStop.fire()
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+
+/// How a worker runs; defaults follow the `worker` executable's documented environment.
+public struct WorkerConfiguration: Sendable {
+    /// Names this worker in leases and execution rows (default host:pid).
+    public var workerID: String
+    /// Handlers running at once (default 10).
+    public var concurrency: Int
+    /// How long one pull request waits for a message (default 2 s).
+    public var pollTimeout: Duration
+    /// Backoff between attempts.
+    public var retry: RetryPolicy
+    /// Longest one attempt may run before it fails as retryable (nil = no limit).
+    public var taskTimeout: Duration?
+    /// On shutdown: how long running handlers may take to finish before they are interrupted.
+    public var shutdownTimeout: Duration
+    /// How often leases are renewed and in-progress signals sent (default lease / 3).
+    public var heartbeatInterval: Duration?
+    /// Messages fetched ahead per priority (default = concurrency).
+    public var prefetchPerPriority: Int?
+    /// A lower priority passed over this many times in a row is served next (default 16).
+    public var starvationLimit: Int
+    /// Run the reconciler in this worker (default true; it is safe in every worker at once).
+    public var reconcilerEnabled: Bool
+    /// Reconciler pass interval (default 1 s; also the precision of scheduled tasks).
+    public var reconcileInterval: Duration
+    /// An unpublished task younger than this is left to its enqueuer (default 5 s).
+    public var publishGrace: Duration
+    /// A published task with no progress for this long has its message checked (default 2 min).
+    public var lostAfter: Duration
+
+    public init(
+        workerID: String = WorkerConfiguration.defaultWorkerID(),
+        concurrency: Int = 10,
+        pollTimeout: Duration = .seconds(2),
+        retry: RetryPolicy = .exponentialJitter(base: .milliseconds(500), cap: .seconds(10)),
+        taskTimeout: Duration? = nil,
+        shutdownTimeout: Duration = .seconds(30),
+        heartbeatInterval: Duration? = nil,
+        prefetchPerPriority: Int? = nil,
+        starvationLimit: Int = 16,
+        reconcilerEnabled: Bool = true,
+        reconcileInterval: Duration = .seconds(1),
+        publishGrace: Duration = .seconds(5),
+        lostAfter: Duration = .seconds(120)
+    ) {
+        self.workerID = workerID
+        self.concurrency = max(1, concurrency)
+        self.pollTimeout = pollTimeout
+        self.retry = retry
+        self.taskTimeout = taskTimeout
+        self.shutdownTimeout = shutdownTimeout
+        self.heartbeatInterval = heartbeatInterval
+        self.prefetchPerPriority = prefetchPerPriority
+        self.starvationLimit = starvationLimit
+        self.reconcilerEnabled = reconcilerEnabled
+        self.reconcileInterval = reconcileInterval
+        self.publishGrace = publishGrace
+        self.lostAfter = lostAfter
+    }
+
+    /// `hostname:pid`.
+    public static func defaultWorkerID() -> String {
+        "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+    }
+}
