@@ -60,6 +60,8 @@ final class PostgresConnection: @unchecked Sendable {
             PQfinish(fresh)
             throw TaskQueueError(.databaseUnavailable, "cannot connect to PostgreSQL: \(message)")
         }
+        // Server notices (e.g. "drop cascades to ...") are not errors; keep them off stderr.
+        PQsetNoticeProcessor(fresh, { _, _ in }, nil)
         handle = fresh
         let session = PostgresSession(handle: fresh)
         _ = try session.execute("SET TIME ZONE 'UTC'")

@@ -136,26 +136,33 @@ struct TaskStore: Sendable {
                 )
                 SELECT 'claimed' AS outcome, c.id, c.type, c.payload, c.priority, c.status, c.attempts, c.max_attempts,
                        c.attempt_base, c.run_at, c.idempotency_key, c.last_error, c.lease_owner, c.lease_expires_at,
-                       c.published_at, c.created_at, c.updated_at, c.started_at, c.finished_at
+                       c.published_at, c.created_at, c.updated_at, c.started_at, c.finished_at,
+                       0::float8 AS due_in_ms, 0::float8 AS lease_left_ms
                 FROM claimed c
                 UNION ALL
-                SELECT 'skipped', \(Self.taskColumns)
+                SELECT 'skipped', \(Self.taskColumns),
+                       extract(epoch FROM t.run_at - now()) * 1000,
+                       coalesce(extract(epoch FROM t.lease_expires_at - now()) * 1000, 0)
                 FROM tasks t JOIN input i ON i.id = t.id
                 WHERE t.id NOT IN (SELECT id FROM claimed)
                 """, [PostgresArray(ids), workerID, Int(lease.milliseconds)])
         }
-        let now = Date()
         var outcomes: [UUID: ClaimOutcome] = [:]
         for row in rows.rows {
             let task = try TaskRecord(row: row)
+            // Remaining times come from the database clock, the one leases and run_at are set by.
+            let dueIn = try row.double("due_in_ms") ?? 0
+            let leaseLeft = try row.double("lease_left_ms") ?? 0
             if try row.string("outcome") == "claimed" {
                 outcomes[task.id] = .claimed(task)
             } else if task.status.isTerminal {
                 outcomes[task.id] = .finished(task.status)
-            } else if task.runAt > now, task.status != .running {
-                outcomes[task.id] = .notDue(task.runAt.timeIntervalSince(now))
+            } else if task.status == .running, leaseLeft > 0 {
+                outcomes[task.id] = .leased(.milliseconds(Int64(leaseLeft.rounded(.up))))
+            } else if task.status != .running, dueIn > 0 {
+                outcomes[task.id] = .notDue(.milliseconds(Int64(dueIn.rounded(.up))))
             } else {
-                // Due and live but not ours: another worker holds it (or claimed it in the same instant).
+                // Due and live but not ours: another worker claimed it in the same instant.
                 outcomes[task.id] = .heldElsewhere
             }
         }
@@ -429,11 +436,14 @@ struct TaskStore: Sendable {
 /// What a claim found for one id.
 enum ClaimOutcome: Sendable, Equatable {
     case claimed(TaskRecord)
-    /// Not due yet: redeliver after this many seconds.
-    case notDue(TimeInterval)
+    /// Not due yet: redeliver after this long.
+    case notDue(Duration)
+    /// Another worker runs it under a live lease that ends in this long. If that worker dies, this
+    /// copy is the task's way back, so it must return after the lease rather than be acked.
+    case leased(Duration)
     /// Already finished (completed, failed or cancelled).
     case finished(TaskStatus)
-    /// Another worker runs it.
+    /// Another worker claimed it in the same instant (its own copy of the message carries it).
     case heldElsewhere
     /// No such task.
     case unknown

@@ -215,9 +215,15 @@ public final class TaskWorker: Service, Sendable {
     private func settle(_ message: JetStreamMessage, id: UUID, outcome: ClaimOutcome) {
         var metadata: Logger.Metadata = [LogKey.taskID: "\(id)", LogKey.deliveries: "\(message.deliveryCount)"]
         switch outcome {
-        case .notDue(let seconds):
+        case .notDue(let remaining):
             // An early copy (a duplicate, or a redelivery before the backoff ends) waits out the rest.
-            try? message.nak(delay: .milliseconds(Int64((seconds * 1000).rounded(.up)) + 5))
+            try? message.nak(delay: remaining + .milliseconds(5))
+        case .leased(let remaining):
+            // JetStream's AckWait runs from the fetch, the lease from the claim a moment later, so a
+            // dead worker's message comes back just before its lease ends: look again after the
+            // lease, or sooner, so a duplicate of a task that finishes meanwhile is acked promptly.
+            logger.debug("message for a leased task comes back later", metadata: metadata)
+            try? message.nak(delay: min(remaining + .milliseconds(250), .seconds(2)))
         case .finished(let status):
             metadata["task.status"] = "\(status.rawValue)"
             logger.debug("message for a finished task acknowledged", metadata: metadata)

@@ -1,0 +1,227 @@
+import Foundation
+import Testing
+@testable import TaskQueue
+
+@Suite("Delivery: duplicates, crashes, the reconciler, priority, drain, schedules")
+struct DeliveryTests {
+    @Test func theSameIDPublishedTwentyTimesRunsOnce() async throws {
+        try await TestEnvironment.with { env in
+            let log = RunLog()
+            let worker = env.startWorker(try testRegistry(log))
+            let id = try await env.queue.enqueue("slow", payload: SlowPayload(ms: 300)).task.id
+            for _ in 0..<20 { try await env.publishRaw(id.uuidString) }
+            try await env.waitFor(id, .completed)
+            try await env.waitForEmptyStream()
+            #expect(try await env.queue.executions(of: id).count == 1)
+            #expect(log.startCount(id) == 1)
+            #expect(log.successCount(id) == 1)
+            try await worker.stop()
+        }
+    }
+
+    @Test func aWorkerThatDiesMidTaskLosesItsLeaseAndTheTaskRunsElsewhere() async throws {
+        try await TestEnvironment.with(lease: .seconds(2)) { env in
+            let id = try await env.queue.enqueue("noop", payload: Empty()).task.id
+            // A worker that fetches and claims the task, then dies: no ack, no outcome.
+            let config = env.configuration
+            let dead = try await env.queue.nats.pullSubscribe(stream: config.streamName, consumer: config.consumer(for: .normal),
+                                                              subject: config.subject(for: .normal))
+            let messages = try await dead.fetch(batch: 1, noWait: false, timeout: .seconds(5))
+            #expect(messages.first?.text == id.postgresText)
+            let claim = try await env.queue.store.claim([id], workerID: "dead-worker", lease: config.lease)
+            guard case .claimed = claim[id] else { Issue.record("claim failed: \(String(describing: claim[id]))"); return }
+            dead.close()
+
+            let log = RunLog()
+            let worker = env.startWorker(try testRegistry(log))
+            let done = try await env.waitFor(id, .completed, timeout: .seconds(30))
+            #expect(done.attempts == 2)
+            let executions = try await env.queue.executions(of: id)
+            #expect(executions.count == 2)
+            #expect(executions.first?.status == .failed)
+            #expect(executions.first?.workerID == "dead-worker")
+            #expect(executions.first?.error?.contains("worker dead-worker stopped without finishing") == true)
+            #expect(executions.last?.status == .succeeded)
+            #expect(log.successCount(id) == 1)
+            try await worker.stop()
+            _ = messages
+        }
+    }
+
+    @Test func theReconcilerPublishesACommittedButUnpublishedTask() async throws {
+        try await TestEnvironment.with { env in
+            // The enqueuer died between INSERT and publish.
+            let inserted = try await env.queue.pool.withSession { session in
+                try TaskStore.insert([NewTask(type: "noop")], defaultMaxAttempts: 3, session: session)
+            }
+            let id = inserted[0].task.id
+            #expect(try await env.queue.task(id)?.publishedAt == nil)
+            #expect(try await env.queue.streamState().work?.messages == 0)
+
+            let log = RunLog()
+            let worker = env.startWorker(try testRegistry(log), configuration: env.workerConfiguration(publishGrace: .milliseconds(500)))
+            try await env.waitFor(id, .completed)
+            #expect(log.successCount(id) == 1)
+            try await worker.stop()
+        }
+    }
+
+    @Test func theReconcilerLeavesABacklogAloneAndReplacesALostMessage() async throws {
+        try await TestEnvironment.with { env in
+            let results = try await env.queue.enqueueBatch((0..<50).map { _ in NewTask(type: "noop") })
+            #expect(results.allSatisfy { $0.task.publishedAt != nil })
+            #expect(try await env.queue.streamState().work?.messages == 50)
+
+            let reconciler = Reconciler(queue: env.queue, configuration: env.workerConfiguration(lostAfter: .zero, publishGrace: .zero),
+                                        logger: env.queue.logger)
+            try await Task.sleep(for: .milliseconds(20))
+            let first = try await reconciler.pass()
+            #expect(first == ReconcileReport())
+            #expect(try await env.queue.streamState().work?.messages == 50)
+
+            // A broker crash loses one acknowledged message.
+            let victim = results[7].task.id
+            let stream = try #require(try await env.queue.streamState().work)
+            var lostSequence: UInt64?
+            for sequence in stream.firstSequence...stream.lastSequence {
+                if let message = try await env.queue.nats.message(stream: env.configuration.streamName, sequence: sequence),
+                   message.data == Array(victim.postgresText.utf8) {
+                    lostSequence = sequence
+                }
+            }
+            try await env.queue.nats.deleteMessage(stream: env.configuration.streamName, sequence: try #require(lostSequence))
+            try await Task.sleep(for: .milliseconds(20))
+            let second = try await reconciler.pass()
+            #expect(second.republished == 1)
+            #expect(try await env.queue.streamState().work?.messages == 50)
+
+            let log = RunLog()
+            let worker = env.startWorker(try testRegistry(log))
+            for result in results { try await env.waitFor(result.task.id, .completed) }
+            #expect(log.successCount(victim) == 1)
+            try await worker.stop()
+        }
+    }
+
+    @Test func aHighPriorityTaskStartsNextUnderALowBacklog() async throws {
+        try await TestEnvironment.with { env in
+            let lows = try await env.queue.enqueueBatch((0..<150).map { _ in
+                try! NewTask(type: "slow", payload: SlowPayload(ms: 20), priority: .low)
+            })
+            let log = RunLog()
+            let worker = env.startWorker(try testRegistry(log), configuration: env.workerConfiguration(concurrency: 2))
+            while log.order.count < 20 { try await Task.sleep(for: .milliseconds(10)) }
+
+            var highs: [(id: UUID, startedBefore: Int)] = []
+            for _ in 0..<3 {
+                let id = try await env.queue.enqueue("slow", payload: SlowPayload(ms: 20), priority: .high).task.id
+                highs.append((id, log.order.count))
+                try await env.waitFor(id, .completed)
+            }
+            for high in highs {
+                let position = try #require(log.order.firstIndex(of: high.id))
+                // At most the slots already running and the one being claimed finish first.
+                #expect(position - high.startedBefore <= 3, "high task started \(position - high.startedBefore) starts after it was enqueued")
+            }
+            // Low priority keeps moving and finishes.
+            for low in lows { try await env.waitFor(low.task.id, .completed, timeout: .seconds(60)) }
+            try await worker.stop()
+        }
+    }
+
+    @Test func gracefulDrainFinishesRunningTasksAndReturnsTheRest() async throws {
+        try await TestEnvironment.with { env in
+            let log = RunLog()
+            let registry = try testRegistry(log)
+            let ids = try await env.queue.enqueueBatch((0..<6).map { _ in try! NewTask(type: "slow", payload: SlowPayload(ms: 1500)) }).map(\.task.id)
+            let first = env.startWorker(registry, configuration: env.workerConfiguration(concurrency: 2))
+            while log.order.count < 2 { try await Task.sleep(for: .milliseconds(10)) }
+
+            let clock = ContinuousClock()
+            let stopStarted = clock.now
+            try await first.stop()
+            #expect(clock.now - stopStarted < .seconds(5))
+            let running = log.order
+            #expect(running.count == 2)
+            for id in running {
+                #expect(try await env.queue.task(id)?.status == .completed)
+            }
+            for id in ids where !running.contains(id) {
+                let task = try await env.queue.task(id)
+                #expect(task?.status == .queued)
+                #expect(task?.attempts == 0)
+            }
+            // The unstarted messages were NAK'd, so they come back at once rather than after the
+            // 30 s AckWait: a new worker finishes everything well inside that.
+            let second = env.startWorker(registry, configuration: env.workerConfiguration(concurrency: 4))
+            let restart = clock.now
+            for id in ids { try await env.waitFor(id, .completed) }
+            #expect(clock.now - restart < .seconds(10))
+            for id in ids {
+                #expect(try await env.queue.executions(of: id).map(\.status) == [.succeeded])
+                #expect(log.successCount(id) == 1)
+            }
+            try await second.stop()
+        }
+    }
+
+    @Test func drainInterruptsHandlersPastTheShutdownTimeoutAndRecordsIt() async throws {
+        try await TestEnvironment.with { env in
+            let log = RunLog()
+            let registry = try testRegistry(log)
+            let id = try await env.queue.enqueue("slow", payload: SlowPayload(ms: 3000), maxAttempts: 1).task.id
+            let first = env.startWorker(registry, configuration: env.workerConfiguration(shutdownTimeout: .milliseconds(300)))
+            while log.order.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+            try await first.stop()
+
+            let interrupted = try #require(try await env.queue.task(id))
+            #expect(interrupted.status == .retrying)
+            let executions = try await env.queue.executions(of: id)
+            #expect(executions.map(\.status) == [.failed])
+            #expect(executions.first?.error?.contains("interrupted") == true)
+
+            // The interrupted attempt does not spend the only attempt the task had.
+            let second = env.startWorker(registry)
+            try await env.waitFor(id, .completed)
+            #expect(try await env.queue.executions(of: id).map(\.status) == [.failed, .succeeded])
+            try await second.stop()
+        }
+    }
+
+    @Test func aScheduledTaskDoesNotRunBeforeItsTime() async throws {
+        try await TestEnvironment.with { env in
+            let log = RunLog()
+            let worker = env.startWorker(try testRegistry(log))
+            let result = try await env.queue.enqueue("noop", payload: Empty(), delay: .seconds(2))
+            let id = result.task.id
+            #expect(result.task.status == .scheduled)
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await env.queue.task(id)?.status == .scheduled)
+            #expect(log.startCount(id) == 0)
+
+            let done = try await env.waitFor(id, .completed)
+            let execution = try #require(try await env.queue.executions(of: id).first)
+            #expect(execution.startedAt >= done.runAt)
+            try await worker.stop()
+        }
+    }
+
+    @Test func anEarlyCopyOfARetryingTaskWaitsOutTheBackoff() async throws {
+        try await TestEnvironment.with { env in
+            let log = RunLog()
+            let config = env.workerConfiguration(retry: RetryPolicy(base: .seconds(2), cap: .seconds(2), jitter: 0))
+            let worker = env.startWorker(try testRegistry(log), configuration: config)
+            let id = try await env.queue.enqueue("flaky", payload: Flaky(failures: 1)).task.id
+            try await env.waitFor(id, .retrying)
+            // A duplicate arrives during the backoff; it must not start attempt 2 early.
+            try await env.publishRaw(id.uuidString)
+            try await Task.sleep(for: .milliseconds(800))
+            #expect(log.startCount(id) == 1)
+            try await env.waitFor(id, .completed)
+            let executions = try await env.queue.executions(of: id)
+            #expect(executions.count == 2)
+            #expect(executions[1].startedAt.timeIntervalSince(executions[0].finishedAt!) >= 1.9)
+            try await worker.stop()
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+@testable import TaskQueue
+
+@Suite("Enqueue, read, cancel, replay")
+struct EnqueueTests {
+    @Test func anIdempotencyKeyMakesOneTask() async throws {
+        try await TestEnvironment.with { env in
+            let first = try await env.queue.enqueue("noop", payload: ["to": "a@example.com"], idempotencyKey: "welcome-42")
+            let second = try await env.queue.enqueue("noop", payload: ["to": "a@example.com"], idempotencyKey: "welcome-42")
+            #expect(first.created)
+            #expect(!second.created)
+            #expect(first.task.id == second.task.id)
+            await #expect(throws: TaskQueueError.self) {
+                try await env.queue.enqueue("noop", payload: ["to": "b@example.com"], idempotencyKey: "welcome-42")
+            }
+            let batch = try await env.queue.enqueueBatch([
+                NewTask(type: "noop", idempotencyKey: "k1"), NewTask(type: "noop", idempotencyKey: "k1"),
+            ])
+            #expect(batch[0].task.id == batch[1].task.id)
+            #expect(batch.map(\.created) == [true, false])
+            #expect(try await env.queue.counts().byStatus[.queued] == 2)
+            #expect(try await env.queue.streamState().work?.messages == 2)
+        }
+    }
+
+    @Test func aRolledBackTransactionEnqueuesNothing() async throws {
+        try await TestEnvironment.with { env in
+            struct Abort: Error {}
+            var enqueued: UUID?
+            await #expect(throws: Abort.self) {
+                try await env.queue.withTransaction { transaction in
+                    try await transaction.execute("CREATE TABLE orders (id int PRIMARY KEY)")
+                    try await transaction.execute("INSERT INTO orders VALUES ($1)", ["1"])
+                    enqueued = try await transaction.enqueue(NewTask(type: "noop")).task.id
+                    throw Abort()
+                }
+            }
+            let id = try #require(enqueued)
+            #expect(try await env.queue.task(id) == nil)
+            #expect(try await env.queue.streamState().work?.messages == 0)
+
+            let log = RunLog()
+            let worker = env.startWorker(try testRegistry(log))
+            let committed = try await env.queue.withTransaction { transaction in
+                try await transaction.execute("CREATE TABLE orders (id int PRIMARY KEY)")
+                try await transaction.execute("INSERT INTO orders VALUES ($1)", ["2"])
+                return try await transaction.enqueue(NewTask(type: "noop")).task.id
+            }
+            try await env.waitFor(committed, .completed)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(log.startCount(id) == 0)
+            try await worker.stop()
+        }
+    }
+
+    @Test func cancelOnlyBeforeStartAndReplayOnlyAfterFailure() async throws {
+        try await TestEnvironment.with { env in
+            let scheduled = try await env.queue.enqueue("noop", payload: Empty(), delay: .seconds(60)).task.id
+            #expect(try await env.queue.cancel(scheduled).status == .cancelled)
+            await #expect(throws: TaskQueueError.self) { try await env.queue.cancel(scheduled) }
+            await #expect(throws: TaskQueueError.self) { try await env.queue.cancel(UUID()) }
+            await #expect(throws: TaskQueueError.self) { try await env.queue.replay(scheduled) }
+
+            let log = RunLog()
+            let worker = env.startWorker(try testRegistry(log))
+            let flaky = try await env.queue.enqueue("flaky", payload: Flaky(failures: 1), maxAttempts: 1).task.id
+            try await env.waitFor(flaky, .failed)
+            let replayed = try await env.queue.replay(flaky)
+            #expect(replayed.status == .queued)
+            try await env.waitFor(flaky, .completed)
+            #expect(try await env.queue.executions(of: flaky).map(\.status) == [.failed, .succeeded])
+            #expect(try await env.queue.executions(of: flaky).map(\.attempt) == [1, 2])
+            try await worker.stop()
+        }
+    }
+
+    @Test func listingPagesNewestFirstWithFilters() async throws {
+        try await TestEnvironment.with { env in
+            var ids: [UUID] = []
+            for index in 0..<7 {
+                let priority: TaskPriority = index.isMultiple(of: 2) ? .high : .low
+                ids.append(try await env.queue.enqueue("noop", payload: Empty(), priority: priority).task.id)
+            }
+            var seen: [UUID] = []
+            var cursor: String?
+            repeat {
+                let page = try await env.queue.tasks(TaskQuery(limit: 3, cursor: cursor))
+                seen += page.tasks.map(\.id)
+                cursor = page.nextCursor
+            } while cursor != nil
+            #expect(seen == ids.reversed())
+            let highs = try await env.queue.tasks(TaskQuery(priority: .high, limit: 200))
+            #expect(highs.tasks.count == 4)
+            #expect(highs.nextCursor == nil)
+            #expect(try await env.queue.tasks(TaskQuery(status: .completed)).tasks.isEmpty)
+            let counts = try await env.queue.counts()
+            #expect(counts.byPriority[.high] == 4)
+            #expect(counts.byPriority[.low] == 3)
+            await #expect(throws: TaskQueueError.self) { try await env.queue.tasks(TaskQuery(cursor: "bogus")) }
+        }
+    }
+
+    @Test func aPoolConnectionKilledByTheServerReconnects() async throws {
+        try await TestEnvironment.with { env in
+            try await env.queue.pingDatabase()
+            // Terminate every session of this test's pool, as a server restart would.
+            let other = PostgresPool(configuration: PostgresConfiguration(url: TestEnvironment.databaseURL, poolSize: 1))
+            try await other.withSession { session in
+                try session.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '' AND pid <> pg_backend_pid() AND query LIKE '%SELECT 1%'"
+                )
+            }
+            var recovered = false
+            for _ in 0..<3 where !recovered {
+                do { try await env.queue.pingDatabase(); recovered = true } catch {}
+            }
+            #expect(recovered)
+            #expect(try await env.queue.enqueue("noop", payload: Empty()).created)
+        }
+    }
+}
