@@ -87,7 +87,7 @@ final class NATSClient: @unchecked Sendable {
         try natsCheck(natsOptions_SetReconnectWait(options, configuration.reconnectWait.milliseconds), "set reconnect wait")
         try natsCheck(natsOptions_SetReconnectJitter(options, 100, 1000), "set reconnect jitter")
         try natsCheck(natsOptions_SetTimeout(options, configuration.requestTimeout.milliseconds), "set connect timeout")
-        try natsCheck(natsOptions_SetRetryOnFailedConnect(options, true, nil, nil), "set retry on failed connect")
+        try natsCheck(natsOptions_SetRetryOnFailedConnect(options, configuration.retryOnFailedConnect, nil, nil), "set retry on failed connect")
         // Pull requests, acks and in-progress signals go out at once instead of waiting ~1 ms
         // for the flusher: fetch batch 1 goes from ~1k to ~7.7k msg/s.
         try natsCheck(natsOptions_SetSendAsap(options, true), "set send asap")

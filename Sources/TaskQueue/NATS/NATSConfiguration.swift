@@ -16,6 +16,9 @@ public struct NATSConfiguration: Sendable {
     public var reconnectWait: Duration
     /// How long a JetStream API request or synchronous publish may take.
     public var requestTimeout: Duration
+    /// Start even when no server answers yet and keep trying in the background (default true);
+    /// false makes `connect` fail at once, as a command-line tool wants.
+    public var retryOnFailedConnect: Bool
 
     public init(
         urls: [String],
@@ -25,7 +28,8 @@ public struct NATSConfiguration: Sendable {
         tlsCertificateFile: String? = nil,
         tlsKeyFile: String? = nil,
         reconnectWait: Duration = .seconds(1),
-        requestTimeout: Duration = .seconds(5)
+        requestTimeout: Duration = .seconds(5),
+        retryOnFailedConnect: Bool = true
     ) {
         self.urls = urls
         self.connectionName = connectionName
@@ -35,6 +39,7 @@ public struct NATSConfiguration: Sendable {
         self.tlsKeyFile = tlsKeyFile
         self.reconnectWait = reconnectWait
         self.requestTimeout = requestTimeout
+        self.retryOnFailedConnect = retryOnFailedConnect
     }
 
     /// Splits a comma-separated URL list, as `NATS_URL` carries it.

@@ -269,17 +269,7 @@ public final class TaskQueue: Sendable {
 
     /// The newest dead letters, without consuming them.
     public func deadLetters(limit: Int = 20) async throws -> [DeadLetter] {
-        guard let stream = try await nats.streamInfo(configuration.deadLetterStreamName), stream.messages > 0 else { return [] }
-        var letters: [DeadLetter] = []
-        var sequence = stream.lastSequence
-        while sequence >= stream.firstSequence, sequence > 0, letters.count < limit {
-            if let message = try await nats.message(stream: configuration.deadLetterStreamName, sequence: sequence),
-               let letter = try? DeadLetter.decode(message.data) {
-                letters.append(letter)
-            }
-            sequence -= 1
-        }
-        return letters
+        try await JetStreamInspector(client: nats).deadLetters(stream: configuration.deadLetterStreamName, limit: limit)
     }
 
     /// True when NATS is connected.

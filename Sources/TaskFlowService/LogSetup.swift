@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import TaskQueue
+
+/// Bootstraps swift-log from `LOG_LEVEL` (trace…critical, default info) and `LOG_FORMAT`
+/// (`json`, one object per line, or `text`; default json).
+public enum LogSetup {
+    public static func bootstrap(_ env: EnvironmentReader) throws -> Logger.Level {
+        let levelText = env.string("LOG_LEVEL", default: "info").lowercased()
+        guard let level = Logger.Level(rawValue: levelText) else {
+            throw EnvironmentReader.InvalidSetting(variable: "LOG_LEVEL", problem: "\"\(levelText)\" is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        let format = env.string("LOG_FORMAT", default: "json").lowercased()
+        switch format {
+        case "json":
+            LoggingSystem.bootstrap { label in
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        case "text":
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        default:
+            throw EnvironmentReader.InvalidSetting(variable: "LOG_FORMAT", problem: "\"\(format)\" is not json or text")
+        }
+        return level
+    }
+}
+
+/// Writes one JSON object per line to standard error: time, level, label, message, metadata.
+public struct JSONLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+    let label: String
+
+    public init(label: String) { self.label = label }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var fields: [String: Any] = [
+            "time": Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date()),
+            "level": event.level.rawValue,
+            "label": label,
+            "message": "\(event.message)",
+        ]
+        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        for (key, value) in merged { fields[key] = Self.plain(value) }
+        guard let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }
+        var line = data
+        line.append(0x0A)
+        FileHandle.standardError.write(line)
+    }
+
+    static func plain(_ value: Logger.MetadataValue) -> Any {
+        switch value {
+        case .string(let text): text
+        case .stringConvertible(let value): value.description
+        case .array(let values): values.map(plain)
+        case .dictionary(let values): values.mapValues(plain)
+        }
+    }
+}
+
