@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
@@ -64,12 +65,20 @@ let package = Package(
             name: "worker",
             dependencies: ["WorkerApp"]
         ),
-        .executableTarget(
-            name: "api",
+        .target(
+            name: "APIApp",
             dependencies: [
                 "TaskQueue",
-                .product(name: "Logging", package: "swift-log"),
-            ]
+                "TaskFlowService",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            resources: [.copy("Resources/openapi.yaml")]
+        ),
+        .executableTarget(
+            name: "api",
+            dependencies: ["APIApp"]
         ),
         .executableTarget(
             name: "js-info",
@@ -81,6 +90,14 @@ let package = Package(
         .testTarget(
             name: "TaskQueueTests",
             dependencies: ["TaskQueue"]
+        ),
+        .testTarget(
+            name: "APITests",
+            dependencies: [
+                "APIApp",
+                "TaskQueue",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
         .testTarget(
             name: "TaskQueueIntegrationTests",

@@ -43,8 +43,16 @@ final class PostgresConnection: @unchecked Sendable {
         queue.sync { handle.map { PQstatus($0) != CONNECTION_OK } ?? false }
     }
 
+    /// An idle session receives nothing unless the server is going away (a restart or a terminated
+    /// backend sends its FATAL notice and closes). Checking the socket without blocking replaces
+    /// such a session before a statement is sent, instead of failing one caller's request.
+    private static func hasUnsolicitedInput(_ handle: OpaquePointer) -> Bool {
+        var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) != 0
+    }
+
     private func liveSession() throws -> PostgresSession {
-        if let handle, PQstatus(handle) == CONNECTION_OK {
+        if let handle, PQstatus(handle) == CONNECTION_OK, !Self.hasUnsolicitedInput(handle) {
             return PostgresSession(handle: handle)
         }
         if let handle {

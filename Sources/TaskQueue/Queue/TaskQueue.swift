@@ -152,6 +152,12 @@ public final class TaskQueue: Sendable {
     @discardableResult
     func publish(_ targets: [PublishTarget]) async -> Set<UUID> {
         guard !targets.isEmpty else { return [] }
+        guard nats.isConnected else {
+            // Waiting out a request timeout per call would stall every enqueue during an outage;
+            // the rows are committed and the reconciler publishes them once NATS is back.
+            logger.warning("NATS is not connected; tasks left for the reconciler to publish", metadata: [LogKey.count: "\(targets.count)"])
+            return []
+        }
         if !isProvisioned {
             do { try await provision() } catch {
                 logger.warning("cannot publish: JetStream not provisioned", metadata: [LogKey.error: "\(error)", LogKey.count: "\(targets.count)"])
@@ -236,6 +242,11 @@ public final class TaskQueue: Sendable {
 
     /// How many tasks are in each state and priority.
     public func counts() async throws -> TaskCounts { try await store.counts() }
+
+    /// How many tasks completed and failed within the last `window`.
+    public func finishedRecently(within window: Duration = .seconds(60)) async throws -> (completed: Int, failed: Int) {
+        try await store.finishedRecently(within: window)
+    }
 
     // MARK: Cancel and replay
 

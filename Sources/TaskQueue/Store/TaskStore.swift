@@ -315,6 +315,19 @@ struct TaskStore: Sendable {
         return counts
     }
 
+    /// Tasks completed and failed in the last `window`.
+    func finishedRecently(within window: Duration) async throws -> (completed: Int, failed: Int) {
+        let rows = try await pool.withSession { session in
+            try session.execute("""
+                SELECT count(*) FILTER (WHERE status = 'completed') AS completed,
+                       count(*) FILTER (WHERE status = 'failed') AS failed
+                FROM tasks WHERE finished_at > now() - $1 * interval '1 millisecond'
+                """, [Int(window.milliseconds)])
+        }
+        let row = try rows.rows.first.map { (try $0.int("completed"), try $0.int("failed")) }
+        return row ?? (0, 0)
+    }
+
     // MARK: Cancel and replay
 
     /// Cancels a task that has not started; returns nil when no task has that id.

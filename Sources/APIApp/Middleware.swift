@@ -1,0 +1,97 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import TaskQueue
+
+/// Gives every request an id (the caller's `X-Request-Id` when sane), logs one line per request
+/// with method, path, status and duration, and turns every error into the API's error shape.
+struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let supplied = request.headers[.requestID].flatMap { $0.count <= 128 && $0.allSatisfy { $0.isASCII && !$0.isWhitespace } ? $0 : nil }
+        let requestID = supplied ?? UUID().uuidString.lowercased()
+        context.logger[metadataKey: "request.id"] = .string(requestID)
+        let started = ContinuousClock.now
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = try Self.errorResponse(error, request: request, context: context)
+        }
+        response.headers[.requestID] = requestID
+        let elapsed = ContinuousClock.now - started
+        context.logger.info("request", metadata: [
+            "http.method": "\(request.method)", "http.path": "\(request.uri.path)",
+            "http.status": "\(response.status.code)", "duration_ms": "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)",
+        ])
+        return response
+    }
+
+    static func errorResponse(_ error: Error, request: Request, context: Context) throws -> Response {
+        switch error {
+        case let error as APIError:
+            return try error.response(from: request, context: context)
+        case let error as TaskQueueError:
+            let mapped = APIError.from(error)
+            if mapped.status == .internalServerError {
+                context.logger.error("request failed", metadata: ["error": "\(error)"])
+            }
+            return try mapped.response(from: request, context: context)
+        case is NIOTooManyBytesError:
+            return try APIError(.contentTooLarge, "payload_too_large", "the request body is larger than allowed").response(from: request, context: context)
+        case let error as HTTPError where error.status == .notFound:
+            if let allowed = Routes.allowedMethods(for: request.uri.path) {
+                return try APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not allowed here; use \(allowed.joined(separator: ", "))",
+                                    headers: [.allow: allowed.joined(separator: ", ")]).response(from: request, context: context)
+            }
+            return try APIError(.notFound, "not_found", "no such endpoint").response(from: request, context: context)
+        case let error as HTTPError where error.status.code < 500:
+            return try APIError(error.status, "bad_request", error.body ?? error.status.reasonPhrase).response(from: request, context: context)
+        default:
+            context.logger.error("request failed", metadata: ["error": "\(error)"])
+            return try APIError(.internalServerError, "internal_error", "the request could not be completed").response(from: request, context: context)
+        }
+    }
+}
+
+/// Bearer-token auth; tokens are compared in constant time.
+struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let tokens: [[UInt8]]
+
+    init(tokens: [String]) {
+        self.tokens = tokens.map { Array($0.utf8) }
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard !tokens.isEmpty else { return try await next(request, context) }
+        let header = request.headers[.authorization] ?? ""
+        guard header.lowercased().hasPrefix("bearer ") else {
+            throw APIError(.unauthorized, "unauthorized", "a bearer token is required", headers: [.wwwAuthenticate: "Bearer"])
+        }
+        let presented = Array(header.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces).utf8)
+        var matched = false
+        for token in tokens where Self.constantTimeEqual(token, presented) { matched = true }
+        guard matched else {
+            throw APIError(.unauthorized, "unauthorized", "the bearer token is not valid", headers: [.wwwAuthenticate: "Bearer"])
+        }
+        return try await next(request, context)
+    }
+
+    /// Takes the same time for any two inputs of a given length, wherever they differ.
+    static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+        var difference = UInt8(lhs.count == rhs.count ? 0 : 1)
+        for index in 0..<max(lhs.count, rhs.count) {
+            let a = index < lhs.count ? lhs[index] : 0
+            let b = index < rhs.count ? rhs[index] : 0
+            difference |= a ^ b
+        }
+        return difference == 0
+    }
+}
+
+extension HTTPField.Name {
+    static let requestID = HTTPField.Name("X-Request-Id")!
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+}

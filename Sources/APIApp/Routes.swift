@@ -1,0 +1,188 @@
+import CoreMetrics
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Prometheus
+import TaskQueue
+
+/// The REST API's routes, over one TaskQueue.
+public enum Routes {
+    /// Path patterns and the methods each allows (for 405 answers); `*` is one path segment.
+    static let table: [(pattern: [String], methods: [String])] = [
+        (["api", "v1", "health"], ["GET"]),
+        (["api", "v1", "ready"], ["GET"]),
+        (["api", "v1", "openapi.yaml"], ["GET"]),
+        (["api", "v1", "stats"], ["GET"]),
+        (["metrics"], ["GET"]),
+        (["api", "v1", "tasks"], ["GET", "POST"]),
+        (["api", "v1", "tasks", "*"], ["GET"]),
+        (["api", "v1", "tasks", "*", "executions"], ["GET"]),
+        (["api", "v1", "tasks", "*", "cancel"], ["POST"]),
+        (["api", "v1", "tasks", "*", "retry"], ["POST"]),
+    ]
+
+    /// The methods a known path allows, or nil for an unknown path.
+    static func allowedMethods(for path: String) -> [String]? {
+        let parts = path.split(separator: "/").map(String.init)
+        return table.first { entry in
+            entry.pattern.count == parts.count && zip(entry.pattern, parts).allSatisfy { $0 == "*" || $0 == $1 }
+        }?.methods
+    }
+
+    public static func build(queue: TaskQueue, settings: APISettings, metrics: PrometheusCollectorRegistry) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: AccessMiddleware())
+        router.add(middleware: MetricsMiddleware())
+
+        router.get("/api/v1/health") { _, _ in try JSON.response(["status": "ok"]) }
+        router.get("/api/v1/ready") { _, _ in try await ready(queue) }
+        router.get("/api/v1/openapi.yaml") { _, _ in try openAPIDocument() }
+        router.get("/api/v1/stats") { _, _ in try await stats(queue) }
+        router.get("/metrics") { _, _ in metrics.response() }
+
+        let tasks = router.group("/api/v1/tasks").add(middleware: BearerAuthMiddleware(tokens: settings.tokens))
+        tasks.post { request, context in try await create(request, context: context, queue: queue, maxBytes: settings.maxPayloadBytes) }
+        tasks.get { request, _ in try await list(request, queue: queue) }
+        tasks.get(":id") { _, context in
+            let id = try taskID(context)
+            guard let task = try await queue.task(id) else { throw notFound(id) }
+            return try JSON.response(TaskJSON.task(task))
+        }
+        tasks.get(":id/executions") { _, context in
+            let id = try taskID(context)
+            guard try await queue.task(id) != nil else { throw notFound(id) }
+            let executions = try await queue.executions(of: id)
+            return try JSON.response(["task_id": id.uuidString.lowercased(), "executions": executions.map(TaskJSON.execution)])
+        }
+        tasks.post(":id/cancel") { _, context in
+            try JSON.response(TaskJSON.task(try await queue.cancel(try taskID(context))))
+        }
+        tasks.post(":id/retry") { _, context in
+            try JSON.response(TaskJSON.task(try await queue.replay(try taskID(context))))
+        }
+        return router
+    }
+
+    // MARK: Handlers
+
+    static func create(_ request: Request, context: BasicRequestContext, queue: TaskQueue, maxBytes: Int) async throws -> Response {
+        let contentType = (request.headers[.contentType] ?? "").lowercased()
+        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        guard mediaType == "application/json" || mediaType.hasSuffix("+json") else {
+            throw APIError(.unsupportedMediaType, "unsupported_media_type", "send the task as application/json")
+        }
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBytes {
+            throw APIError(.contentTooLarge, "payload_too_large", "the request body is larger than \(maxBytes) bytes")
+        }
+        let body = try await request.body.collect(upTo: maxBytes)
+        let parsed = try CreateTaskRequest(body: Array(body.readableBytesView), idempotencyKey: request.headers[.idempotencyKey])
+        let result = try await queue.enqueue(parsed.task)
+        if result.created {
+            Counter(label: "taskflow_tasks_created_total", dimensions: [("type", result.task.type), ("priority", result.task.priority.rawValue)]).increment()
+        } else {
+            context.logger.debug("idempotent repeat", metadata: ["task.id": "\(result.task.id)"])
+        }
+        var response = try JSON.response(TaskJSON.task(result.task), status: result.created ? .created : .ok)
+        response.headers[.location] = "/api/v1/tasks/\(result.task.id.uuidString.lowercased())"
+        return response
+    }
+
+    static func list(_ request: Request, queue: TaskQueue) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        var query = TaskQuery()
+        if let status = parameters["status"].map(String.init), !status.isEmpty {
+            guard let parsed = TaskStatus(rawValue: status) else {
+                throw APIError.invalid("status", "invalid_status", "status must be one of \(TaskStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            query.status = parsed
+        }
+        if let priority = parameters["priority"].map(String.init), !priority.isEmpty {
+            guard let parsed = TaskPriority(rawValue: priority) else {
+                throw APIError.invalid("priority", "invalid_priority", "priority must be one of high, normal, low")
+            }
+            query.priority = parsed
+        }
+        if let type = parameters["type"].map(String.init), !type.isEmpty {
+            guard type.count <= 128 else { throw APIError.invalid("type", "invalid_type", "type is at most 128 characters") }
+            query.type = type
+        }
+        if let limitText = parameters["limit"].map(String.init), !limitText.isEmpty {
+            guard let limit = Int(limitText), (1...200).contains(limit) else {
+                throw APIError.invalid("limit", "invalid_limit", "limit must be a whole number from 1 to 200")
+            }
+            query.limit = limit
+        }
+        if let cursor = parameters["cursor"].map(String.init), !cursor.isEmpty {
+            query.cursor = cursor
+        }
+        let page: TaskPage
+        do {
+            page = try await queue.tasks(query)
+        } catch let error as TaskQueueError where error.code == .invalidArgument {
+            throw APIError.invalid("cursor", "invalid_cursor", "cursor is not one this API returned")
+        }
+        return try JSON.response(["tasks": page.tasks.map(TaskJSON.task), "next_cursor": page.nextCursor.map { $0 as Any } ?? NSNull()])
+    }
+
+    static func ready(_ queue: TaskQueue) async throws -> Response {
+        var checks: [String: String] = [:]
+        do {
+            try await queue.pingDatabase()
+            checks["postgresql"] = "ok"
+        } catch {
+            checks["postgresql"] = "unavailable"
+        }
+        checks["nats"] = queue.natsConnected ? "ok" : "unavailable"
+        let ready = checks.values.allSatisfy { $0 == "ok" }
+        return try JSON.response(["status": ready ? "ready" : "unavailable", "checks": checks],
+                                 status: ready ? .ok : .serviceUnavailable)
+    }
+
+    static func stats(_ queue: TaskQueue) async throws -> Response {
+        let counts = try await queue.counts()
+        let recent = try await queue.finishedRecently()
+        var body: [String: Any] = [
+            "tasks": [
+                "by_status": Dictionary(uniqueKeysWithValues: counts.byStatus.map { ($0.key.rawValue, $0.value) }),
+                "by_priority": Dictionary(uniqueKeysWithValues: counts.byPriority.map { ($0.key.rawValue, $0.value) }),
+            ],
+            "last_minute": ["completed": recent.completed, "failed": recent.failed],
+        ]
+        if queue.natsConnected, let state = try? await queue.streamState() {
+            body["stream"] = state.work.map { ["name": $0.name, "messages": $0.messages, "bytes": $0.bytes] } ?? NSNull()
+            body["consumers"] = state.consumers.map { consumer in
+                ["name": consumer.name, "filter_subject": consumer.filterSubject, "pending": consumer.pending,
+                 "ack_pending": consumer.ackPending, "redelivered": consumer.redelivered, "waiting": consumer.waiting] as [String: Any]
+            }
+            body["dead_letters"] = state.deadLetters.map { Int($0.messages) } ?? 0
+        } else {
+            body["stream"] = NSNull()
+            body["consumers"] = [Any]()
+            body["dead_letters"] = NSNull()
+            body["nats"] = "unavailable"
+        }
+        return try JSON.response(body)
+    }
+
+    static func openAPIDocument() throws -> Response {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
+              let data = try? Data(contentsOf: url) else {
+            throw APIError(.internalServerError, "internal_error", "the OpenAPI document is missing from this build")
+        }
+        return Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    // MARK: Helpers
+
+    static func taskID(_ context: BasicRequestContext) throws -> UUID {
+        let text = try context.parameters.require("id")
+        guard let id = UUID(uuidString: text) else {
+            throw APIError.invalid("id", "invalid_id", "task id must be a UUID")
+        }
+        return id
+    }
+
+    static func notFound(_ id: UUID) -> APIError {
+        APIError(.notFound, "task_not_found", "no task with id \(id.uuidString.lowercased())")
+    }
+}
