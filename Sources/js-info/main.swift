@@ -105,10 +105,8 @@ struct DeadLetters: AsyncParsableCommand {
         }
         let letters = try await inspector.deadLetters(stream: name, limit: limit)
         if options.json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.dateEncodingStrategy = .iso8601
-            print(String(decoding: try encoder.encode(letters), as: UTF8.self))
+            let data = try JSONSerialization.data(withJSONObject: letters.map(\.jsonObject), options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
             return
         }
         if letters.isEmpty { print("no dead letters in \(name)"); return }

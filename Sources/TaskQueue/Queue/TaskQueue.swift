@@ -208,7 +208,7 @@ public final class TaskQueue: Sendable {
 
     /// Publishes a failed task's dead letter and records it.
     func publishDeadLetter(_ task: TaskRecord) async throws {
-        let data = try DeadLetter.encoder.encode(DeadLetter(task: task))
+        let data = try DeadLetter(task: task).encoded()
         _ = try await nats.publish(subject: configuration.deadLetterSubject, data: Array(data), messageID: "dlq:\(task.id.postgresText):\(task.attempts)")
         try await store.markDeadLettered([task.id])
     }
