@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "worker", targets: ["worker"]),
         .executable(name: "api", targets: ["api"]),
         .executable(name: "js-info", targets: ["js-info"]),
+        .executable(name: "taskflow-bench", targets: ["taskflow-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -85,6 +86,15 @@ let package = Package(
             dependencies: [
                 "TaskQueue",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "taskflow-bench",
+            dependencies: [
+                "TaskQueue",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -32,8 +32,10 @@ public enum BuiltinTasks {
         public var description: String { "deliberate failure \(attempt) of \(times)" }
     }
 
-    /// Registers `demo`, `sleep`, `fail`, `dead` and `webhook`.
+    /// Registers `noop`, `demo`, `sleep`, `fail`, `dead` and `webhook`.
     public static func register(in registry: TaskHandlerRegistry, httpClient: HTTPClient, webhookTimeout: Duration) throws {
+        // Does nothing: what the benchmark measures is TaskFlow's own cost per task.
+        try registry.registerJSON("noop") { _, _ in }
         try registry.register("demo", payload: JSONValue.self) { _, context in
             try await Task.sleep(for: .milliseconds(5))
             context.logger.debug("demo task done")

@@ -77,7 +77,7 @@ public struct EnvironmentReader: Sendable {
 }
 
 extension TaskQueueConfiguration {
-    /// Fills the configuration from `DATABASE_URL`, `DB_POOL_SIZE`, `NATS_URL`, `NATS_NAME`, `NATS_CREDS`,
+    /// Fills the configuration from `DATABASE_URL`, `DATABASE_SCHEMA`, `DB_POOL_SIZE`, `NATS_URL`, `NATS_SUBJECT_PREFIX`, `NATS_NAME`, `NATS_CREDS`,
     /// `NATS_TLS_CA`, `NATS_TLS_CERT`, `NATS_TLS_KEY`, `NATS_STREAM_NAME`, `NATS_CONSUMER_NAME`,
     /// `NATS_REPLICAS`, `TASK_LEASE`, `NATS_MAX_ACK_PENDING`, `WORKER_MAX_ATTEMPTS`.
     public static func fromEnvironment(_ env: EnvironmentReader, connectionName: String) throws -> TaskQueueConfiguration {
@@ -98,10 +98,22 @@ extension TaskQueueConfiguration {
         guard stream.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
             throw EnvironmentReader.InvalidSetting(variable: "NATS_STREAM_NAME", problem: "may hold only letters, digits, _ and -")
         }
+        let schema = env.string("DATABASE_SCHEMA")
+        if let schema {
+            do { try Migrator.validateSchemaName(schema) } catch {
+                throw EnvironmentReader.InvalidSetting(variable: "DATABASE_SCHEMA", problem: "must match [a-z_][a-z0-9_]{0,62}")
+            }
+        }
+        let prefix = env.string("NATS_SUBJECT_PREFIX", default: "tasks")
+        guard !prefix.isEmpty, prefix.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }),
+              !prefix.hasPrefix("."), !prefix.hasSuffix(".") else {
+            throw EnvironmentReader.InvalidSetting(variable: "NATS_SUBJECT_PREFIX", problem: "must be a subject token such as tasks")
+        }
         return TaskQueueConfiguration(
-            postgres: PostgresConfiguration(url: databaseURL, poolSize: try env.int("DB_POOL_SIZE", default: 10, range: 1...200)),
+            postgres: PostgresConfiguration(url: databaseURL, poolSize: try env.int("DB_POOL_SIZE", default: 10, range: 1...200), schema: schema),
             nats: nats,
             streamName: stream,
+            subjectPrefix: prefix,
             consumerName: env.string("NATS_CONSUMER_NAME", default: "taskflow-worker"),
             replicas: try env.int("NATS_REPLICAS", default: 1, range: 1...5),
             lease: try env.duration("TASK_LEASE", default: .seconds(30), minimum: .seconds(1)),

@@ -283,6 +283,21 @@ public final class TaskQueue: Sendable {
         try await JetStreamInspector(client: nats).deadLetters(stream: configuration.deadLetterStreamName, limit: limit)
     }
 
+    /// Runs one parameterised statement (`$1`, `$2`, …) on TaskFlow's database, outside any
+    /// transaction; returns the rows as text. For reports and tools.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [String?] = []) async throws -> [[String: String?]] {
+        let rows = try await pool.withSession { try $0.execute(sql, parameters) }
+        return rows.rows.map { Dictionary(uniqueKeysWithValues: zip(rows.columns, $0.values)) }
+    }
+
+    /// Deletes the work and dead-letter streams with everything in them (tests and tools clean up
+    /// with it; TaskFlow recreates them at the next start).
+    public func deleteStreams() async throws {
+        try await nats.deleteStream(configuration.streamName)
+        try await nats.deleteStream(configuration.deadLetterStreamName)
+    }
+
     /// True when NATS is connected.
     public var natsConnected: Bool { nats.isConnected }
 

@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import TaskQueue
+
+/// Measures TaskFlow on the real stack: PostgreSQL and NATS from the environment, the release
+/// `api` and `worker` processes from this program's own build folder. Prints JSON and a table.
+@main
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "taskflow-bench", abstract: "Benchmark TaskFlow end to end.")
+
+    @Flag(help: "Small sizes so every scenario finishes in about a minute (CI runs this).")
+    var quick = false
+
+    @Option(help: "Worker processes.")
+    var workers = 2
+
+    @Option(help: "Handlers per worker process.")
+    var concurrency = 64
+
+    @Option(help: "Scenarios to run, comma-separated: burndown,rest,steady,priority.")
+    var scenarios = "burndown,rest,steady,priority"
+
+    @Option(help: "Write the JSON results to this file too.")
+    var output: String?
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let databaseURL = env["DATABASE_URL"], let natsURL = env["NATS_URL"] else {
+            throw BenchError("set DATABASE_URL and NATS_URL (scripts/services.sh env prints them)")
+        }
+        let bin = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let sizes = quick ? Sizes.quick : Sizes.full
+        let probe = HTTPProbe(connections: 64)
+        let run = Runner(databaseURL: databaseURL, natsURL: natsURL, bin: bin, sizes: sizes, workers: workers,
+                         concurrency: concurrency, probe: probe)
+        var results = Results(quick: quick, workers: workers, concurrency: concurrency)
+        let selected = Set(scenarios.split(separator: ",").map(String.init))
+        do {
+            if selected.contains("burndown") { results.burndown = try await run.burndown() }
+            if selected.contains("rest") { results.rest = try await run.restCreate() }
+            if selected.contains("steady") { results.steady = try await run.steady() }
+            if selected.contains("priority") { results.priority = try await run.priority() }
+        } catch {
+            await probe.shutdown()
+            throw error
+        }
+        await probe.shutdown()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let json = try encoder.encode(results)
+        print(String(decoding: json, as: UTF8.self))
+        if let output { try json.write(to: URL(fileURLWithPath: output)) }
+        print("")
+        print(results.markdown)
+    }
+}
+
+struct Sizes {
+    var burndownTasks: Int
+    var restSeconds: Int
+    var restClients: Int
+    var steadyRate: Int
+    var steadySeconds: Int
+    var lowBacklog: Int
+    var highTasks: Int
+
+    static let full = Sizes(burndownTasks: 100_000, restSeconds: 20, restClients: 32, steadyRate: 500, steadySeconds: 30, lowBacklog: 100_000, highTasks: 200)
+    static let quick = Sizes(burndownTasks: 5_000, restSeconds: 3, restClients: 32, steadyRate: 500, steadySeconds: 5, lowBacklog: 5_000, highTasks: 50)
+}
+
+struct Results: Codable {
+    var quick: Bool
+    var workers: Int
+    var concurrency: Int
+    var burndown: Burndown?
+    var rest: RestCreate?
+    var steady: Steady?
+    var priority: Priority?
+
+    struct Burndown: Codable {
+        var tasks: Int
+        var enqueuePerSecond: Double
+        var processPerSecond: Double
+        var workerPeakRSSMB: Double?
+    }
+
+    struct RestCreate: Codable {
+        var clients: Int
+        var seconds: Int
+        var requests: Int
+        var errors: Int
+        var requestsPerSecond: Double
+        var p50ms: Double
+        var p99ms: Double
+        var apiPeakRSSMB: Double?
+    }
+
+    struct Steady: Codable {
+        var rate: Int
+        var seconds: Int
+        var tasks: Int
+        var errors: Int
+        var startP50ms: Double
+        var startP95ms: Double
+        var startP99ms: Double
+        var startMaxMs: Double
+        var completeP50ms: Double
+        var completeP95ms: Double
+        var completeP99ms: Double
+        var completeMaxMs: Double
+        var apiPeakRSSMB: Double?
+        var workerPeakRSSMB: Double?
+    }
+
+    struct Priority: Codable {
+        var lowBacklog: Int
+        var highTasks: Int
+        var highStartP50ms: Double
+        var highStartP99ms: Double
+        var lowCompletedMeanwhile: Int
+    }
+
+    var markdown: String {
+        func f(_ value: Double?) -> String { value.map { String(format: "%.1f", $0) } ?? "n/a" }
+        var lines = ["| scenario | measure | value |", "|---|---|---|"]
+        if let b = burndown {
+            lines.append("| burn-down (\(b.tasks) no-op tasks) | batch enqueue, tasks/s | \(f(b.enqueuePerSecond)) |")
+            lines.append("| | processing, tasks/s | \(f(b.processPerSecond)) |")
+        }
+        if let r = rest {
+            lines.append("| REST create (\(r.clients) clients, \(r.seconds) s) | requests/s | \(f(r.requestsPerSecond)) |")
+            lines.append("| | latency p50 / p99, ms | \(f(r.p50ms)) / \(f(r.p99ms)) |")
+            lines.append("| | errors | \(r.errors) |")
+        }
+        if let s = steady {
+            lines.append("| steady \(s.rate)/s for \(s.seconds) s | enqueue→start p50 / p95 / p99 / max, ms | \(f(s.startP50ms)) / \(f(s.startP95ms)) / \(f(s.startP99ms)) / \(f(s.startMaxMs)) |")
+            lines.append("| | enqueue→complete p50 / p95 / p99 / max, ms | \(f(s.completeP50ms)) / \(f(s.completeP95ms)) / \(f(s.completeP99ms)) / \(f(s.completeMaxMs)) |")
+        }
+        if let p = priority {
+            lines.append("| priority (\(p.highTasks) high behind \(p.lowBacklog) low) | high enqueue→start p50 / p99, ms | \(f(p.highStartP50ms)) / \(f(p.highStartP99ms)) |")
+        }
+        let apiRSS = [rest?.apiPeakRSSMB, steady?.apiPeakRSSMB].compactMap { $0 }.max()
+        let workerRSS = [burndown?.workerPeakRSSMB, steady?.workerPeakRSSMB].compactMap { $0 }.max()
+        lines.append("| memory | peak RSS API / worker (concurrency \(concurrency)), MB | \(f(apiRSS)) / \(f(workerRSS)) |")
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,40 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// The bench's HTTP client: keep-alive connections to the API.
+struct HTTPProbe: Sendable {
+    let client: HTTPClient
+
+    init(connections: Int) {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    func healthy(port: Int) async -> Bool {
+        let request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1/health")
+        guard let response = try? await client.execute(request, timeout: .seconds(1)) else { return false }
+        _ = try? await response.body.collect(upTo: 1 << 16)
+        return response.status == .ok
+    }
+
+    /// POSTs one task; returns the latency in milliseconds, or nil when the API did not answer 201.
+    func create(port: Int, body: String) async -> Double? {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1/tasks")
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: body))
+        let started = ContinuousClock.now
+        guard let response = try? await client.execute(request, timeout: .seconds(10)) else { return nil }
+        _ = try? await response.body.collect(upTo: 1 << 20)
+        let elapsed = ContinuousClock.now - started
+        guard response.status == .created else { return nil }
+        return Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+    }
+
+    func shutdown() async {
+        try? await client.shutdown()
+    }
+}

@@ -1,0 +1,217 @@
+import Foundation
+import TaskQueue
+
+/// The scenarios. Each one gets a fresh Stack and removes it afterwards.
+struct Runner {
+    let databaseURL: String
+    let natsURL: String
+    let bin: URL
+    let sizes: Sizes
+    let workers: Int
+    let concurrency: Int
+    let probe: HTTPProbe
+
+    private func stack(_ scenario: String, port: Int = 18900) async throws -> Stack {
+        let name = "bench_\(scenario)_\(UUID().uuidString.prefix(6).lowercased())"
+        return try await Stack(name: name, databaseURL: databaseURL, natsURL: natsURL, binDirectory: bin, apiPort: port)
+    }
+
+    private func log(_ message: String) {
+        FileHandle.standardError.write(Data("[bench] \(message)\n".utf8))
+    }
+
+    private func waitUntil(_ what: String, timeout: Duration, _ condition: () async throws -> Bool) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        while clock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw BenchError("timed out waiting for \(what)")
+    }
+
+    private func count(_ stack: Stack, _ condition: String) async throws -> Int {
+        Int(try await stack.numbers("SELECT count(*) AS n FROM tasks WHERE \(condition)")["n"] ?? 0)
+    }
+
+    private func mb(_ bytes: Int?) -> Double? { bytes.map { Double($0) / 1_048_576 } }
+
+    // MARK: 1. Burn-down
+
+    func burndown() async throws -> Results.Burndown {
+        let stack = try await stack("burn")
+        defer { Task { await stack.tearDown() } }
+        let total = sizes.burndownTasks
+        log("burn-down: enqueueing \(total) no-op tasks through the batch API")
+        let clock = ContinuousClock()
+        let started = clock.now
+        let chunk = 5_000
+        for offset in stride(from: 0, to: total, by: chunk) {
+            let tasks = (offset..<min(offset + chunk, total)).map { _ in NewTask(type: "noop", payloadJSON: "{}") }
+            _ = try await stack.queue.enqueueBatch(tasks)
+        }
+        let enqueueSeconds = (clock.now - started).seconds
+        log("burn-down: starting \(workers) workers × \(concurrency)")
+        try stack.startWorkers(workers, concurrency: concurrency)
+        try await waitUntil("burn-down to finish", timeout: .seconds(900)) {
+            try await count(stack, "status = 'completed'") == total
+        }
+        let rss = stack.workerPeakRSS
+        await stack.stopWorkers()
+        let window = try await stack.numbers("""
+            SELECT extract(epoch FROM max(t.finished_at) - min(e.started_at)) AS seconds,
+                   count(*) FILTER (WHERE e.status = 'succeeded') AS succeeded, count(*) AS executions
+            FROM tasks t JOIN task_executions e ON e.task_id = t.id
+            """)
+        guard Int(window["succeeded"] ?? 0) == total, Int(window["executions"] ?? 0) == total else {
+            throw BenchError("burn-down: \(window) executions for \(total) tasks")
+        }
+        await stack.tearDown()
+        return Results.Burndown(tasks: total, enqueuePerSecond: Double(total) / enqueueSeconds,
+                                processPerSecond: Double(total) / (window["seconds"] ?? .infinity), workerPeakRSSMB: mb(rss))
+    }
+
+    // MARK: 2. REST create
+
+    func restCreate() async throws -> Results.RestCreate {
+        let stack = try await stack("rest", port: 18901)
+        defer { Task { await stack.tearDown() } }
+        try stack.startAPI()
+        try await stack.waitForAPI(client: probe)
+        log("REST create: \(sizes.restClients) clients for \(sizes.restSeconds) s")
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .seconds(sizes.restSeconds))
+        let port = stack.apiPort
+        let probe = self.probe
+        let (latencies, errors) = await withTaskGroup(of: ([Double], Int).self) { group in
+            for _ in 0..<sizes.restClients {
+                group.addTask {
+                    var latencies: [Double] = []
+                    var errors = 0
+                    while clock.now < deadline {
+                        if let latency = await probe.create(port: port, body: #"{"type":"noop","payload":{"n":1}}"#) {
+                            latencies.append(latency)
+                        } else {
+                            errors += 1
+                        }
+                    }
+                    return (latencies, errors)
+                }
+            }
+            return await group.reduce(into: ([Double](), 0)) { $0.0 += $1.0; $0.1 += $1.1 }
+        }
+        let rss = stack.apiPeakRSS
+        await stack.tearDown()
+        let sorted = latencies.sorted()
+        return Results.RestCreate(
+            clients: sizes.restClients, seconds: sizes.restSeconds, requests: sorted.count, errors: errors,
+            requestsPerSecond: Double(sorted.count) / Double(sizes.restSeconds),
+            p50ms: percentile(sorted, 0.5), p99ms: percentile(sorted, 0.99), apiPeakRSSMB: mb(rss)
+        )
+    }
+
+    // MARK: 3. Steady state
+
+    func steady() async throws -> Results.Steady {
+        let stack = try await stack("steady", port: 18902)
+        defer { Task { await stack.tearDown() } }
+        try stack.startAPI()
+        try stack.startWorkers(workers, concurrency: concurrency)
+        try await stack.waitForAPI(client: probe)
+        try await Task.sleep(for: .seconds(1))
+        let total = sizes.steadyRate * sizes.steadySeconds
+        log("steady: \(sizes.steadyRate) tasks/s for \(sizes.steadySeconds) s through REST")
+        let interval = Duration.seconds(1) / sizes.steadyRate
+        let clock = ContinuousClock()
+        let start = clock.now
+        let port = stack.apiPort
+        let probe = self.probe
+        // Open loop: each request leaves at its planned time, whatever the earlier ones are doing.
+        let errors = await withTaskGroup(of: Int.self) { group in
+            for index in 0..<total {
+                let due = start.advanced(by: interval * index)
+                try? await clock.sleep(until: due)
+                group.addTask { await probe.create(port: port, body: #"{"type":"noop"}"#) == nil ? 1 : 0 }
+            }
+            return await group.reduce(0, +)
+        }
+        try await waitUntil("steady tasks to finish", timeout: .seconds(120)) {
+            try await count(stack, "status = 'completed'") == total - errors
+        }
+        let apiRSS = stack.apiPeakRSS
+        let workerRSS = stack.workerPeakRSS
+        let stats = try await stack.numbers("""
+            SELECT \(percentiles("extract(epoch FROM e.started_at - t.created_at) * 1000", "start")),
+                   \(percentiles("extract(epoch FROM t.finished_at - t.created_at) * 1000", "complete"))
+            FROM tasks t JOIN task_executions e ON e.task_id = t.id AND e.attempt = 1
+            """)
+        await stack.tearDown()
+        return Results.Steady(
+            rate: sizes.steadyRate, seconds: sizes.steadySeconds, tasks: total, errors: errors,
+            startP50ms: stats["start_p50"] ?? .nan, startP95ms: stats["start_p95"] ?? .nan,
+            startP99ms: stats["start_p99"] ?? .nan, startMaxMs: stats["start_max"] ?? .nan,
+            completeP50ms: stats["complete_p50"] ?? .nan, completeP95ms: stats["complete_p95"] ?? .nan,
+            completeP99ms: stats["complete_p99"] ?? .nan, completeMaxMs: stats["complete_max"] ?? .nan,
+            apiPeakRSSMB: mb(apiRSS), workerPeakRSSMB: mb(workerRSS)
+        )
+    }
+
+    // MARK: 4. Priority under a low backlog
+
+    func priority() async throws -> Results.Priority {
+        let stack = try await stack("prio", port: 18903)
+        defer { Task { await stack.tearDown() } }
+        log("priority: queueing \(sizes.lowBacklog) low tasks")
+        for offset in stride(from: 0, to: sizes.lowBacklog, by: 5_000) {
+            let tasks = (offset..<min(offset + 5_000, sizes.lowBacklog)).map { _ in
+                NewTask(type: "sleep", payloadJSON: #"{"ms":2}"#, priority: .low)
+            }
+            _ = try await stack.queue.enqueueBatch(tasks)
+        }
+        try stack.startAPI()
+        try stack.startWorkers(workers, concurrency: concurrency)
+        try await stack.waitForAPI(client: probe)
+        try await waitUntil("low tasks to start flowing", timeout: .seconds(60)) {
+            try await count(stack, "status = 'completed'") >= 500
+        }
+        log("priority: \(sizes.highTasks) high tasks one by one")
+        for _ in 0..<sizes.highTasks {
+            guard await probe.create(port: stack.apiPort, body: #"{"type":"noop","priority":"high"}"#) != nil else {
+                throw BenchError("priority: creating a high task failed")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try await waitUntil("high tasks to finish", timeout: .seconds(120)) {
+            try await count(stack, "priority = 'high' AND status = 'completed'") == sizes.highTasks
+        }
+        let stats = try await stack.numbers("""
+            SELECT \(percentiles("extract(epoch FROM e.started_at - t.created_at) * 1000", "start")),
+                   (SELECT count(*) FROM tasks WHERE priority = 'low' AND status = 'completed') AS low_done
+            FROM tasks t JOIN task_executions e ON e.task_id = t.id AND e.attempt = 1
+            WHERE t.priority = 'high'
+            """)
+        await stack.tearDown()
+        return Results.Priority(lowBacklog: sizes.lowBacklog, highTasks: sizes.highTasks,
+                                highStartP50ms: stats["start_p50"] ?? .nan, highStartP99ms: stats["start_p99"] ?? .nan,
+                                lowCompletedMeanwhile: Int(stats["low_done"] ?? 0))
+    }
+
+    private func percentiles(_ expression: String, _ name: String) -> String {
+        """
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY \(expression)) AS \(name)_p50,
+        percentile_cont(0.95) WITHIN GROUP (ORDER BY \(expression)) AS \(name)_p95,
+        percentile_cont(0.99) WITHIN GROUP (ORDER BY \(expression)) AS \(name)_p99,
+        max(\(expression)) AS \(name)_max
+        """
+    }
+}
+
+func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
+    guard !sorted.isEmpty else { return .nan }
+    let index = min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))
+    return sorted[index]
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
