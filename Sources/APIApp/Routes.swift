@@ -90,13 +90,14 @@ public enum Routes {
     static func list(_ request: Request, queue: TaskQueue) async throws -> Response {
         let parameters = request.uri.queryParameters
         var query = TaskQuery()
-        if let status = parameters["status"].map(String.init), !status.isEmpty {
+        // A parameter that is present must be valid, even when empty ("?priority=" is not "any").
+        if let status = parameters["status"].map(String.init) {
             guard let parsed = TaskStatus(rawValue: status) else {
                 throw APIError.invalid("status", "invalid_status", "status must be one of \(TaskStatus.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             query.status = parsed
         }
-        if let priority = parameters["priority"].map(String.init), !priority.isEmpty {
+        if let priority = parameters["priority"].map(String.init) {
             guard let parsed = TaskPriority(rawValue: priority) else {
                 throw APIError.invalid("priority", "invalid_priority", "priority must be one of high, normal, low")
             }
@@ -106,7 +107,7 @@ public enum Routes {
             guard type.count <= 128 else { throw APIError.invalid("type", "invalid_type", "type is at most 128 characters") }
             query.type = type
         }
-        if let limitText = parameters["limit"].map(String.init), !limitText.isEmpty {
+        if let limitText = parameters["limit"].map(String.init) {
             guard let limit = Int(limitText), (1...200).contains(limit) else {
                 throw APIError.invalid("limit", "invalid_limit", "limit must be a whole number from 1 to 200")
             }

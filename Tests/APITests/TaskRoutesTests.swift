@@ -43,7 +43,7 @@ struct TaskRoutesTests {
             let scheduled = try await client.call(.get, "/api/v1/tasks?status=scheduled&priority=normal&type=report")
             #expect((scheduled.body["tasks"] as? [Any])?.count == 1)
 
-            for bad in ["limit=0", "limit=201", "limit=ten", "status=done", "priority=urgent", "cursor=nope"] {
+            for bad in ["limit=0", "limit=201", "limit=ten", "limit=", "status=done", "status=", "priority=urgent", "priority=", "cursor=nope"] {
                 let response = try await client.call(.get, "/api/v1/tasks?\(bad)")
                 #expect(response.status == .badRequest, "\(bad)")
                 #expect(errorField(response.body) == String(bad.split(separator: "=")[0]), "\(bad)")
@@ -73,6 +73,10 @@ struct TaskRoutesTests {
                 (#"{"type":"t","delay_seconds":-1}"#, "invalid_delay_seconds", "delay_seconds"),
                 (#"{"type":"t","delay_seconds":"soon"}"#, "invalid_delay_seconds", "delay_seconds"),
                 (#"{"type":"t","colour":"red"}"#, "unknown_field", "colour"),
+                (#"{"type":"t","priority":null}"#, "invalid_priority", "priority"),
+                (#"{"type":"t","max_attempts":null}"#, "invalid_max_attempts", "max_attempts"),
+                (#"{"type":"t","run_at":null}"#, "invalid_run_at", "run_at"),
+                (#"{"type":"t","delay_seconds":null}"#, "invalid_delay_seconds", "delay_seconds"),
             ]
             for (body, code, field) in cases {
                 let response = try await client.call(.post, "/api/v1/tasks", json: body)
