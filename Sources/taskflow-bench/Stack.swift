@@ -114,9 +114,10 @@ final class Stack: @unchecked Sendable {
         throw BenchError("the API did not start")
     }
 
-    /// Removes the scenario's schema and streams.
+    /// Removes the scenario's schema and streams (kept for inspection when BENCH_KEEP=1).
     func tearDown() async {
         await stopAll()
+        if ProcessInfo.processInfo.environment["BENCH_KEEP"] == "1" { return }
         try? await queue.deleteStreams()
         // The name was built by the bench from [a-z0-9_] only.
         _ = try? await queue.execute("DROP SCHEMA IF EXISTS \"\(name)\" CASCADE")

@@ -54,7 +54,7 @@ struct DeliveryTests {
             let inserted = try await env.queue.pool.withSession { session in
                 try TaskStore.insert([NewTask(type: "noop")], defaultMaxAttempts: 3, session: session)
             }
-            let id = inserted[0].task.id
+            let id = try inserted[0].get().task.id
             #expect(try await env.queue.task(id)?.publishedAt == nil)
             #expect(try await env.queue.streamState().work?.messages == 0)
 

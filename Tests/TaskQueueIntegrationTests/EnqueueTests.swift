@@ -24,6 +24,39 @@ struct EnqueueTests {
         }
     }
 
+    @Test func concurrentEnqueuesShareBatchesButKeepTheirOwnOutcome() async throws {
+        try await TestEnvironment.with { env in
+            _ = try await env.queue.enqueue("noop", payload: ["v": 1], idempotencyKey: "taken")
+            let outcomes = await withTaskGroup(of: (Int, Result<EnqueueResult, any Error>).self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        do {
+                            // Every 50th call reuses a key with another payload: only that call fails.
+                            let key = index % 50 == 0 ? "taken" : "k\(index)"
+                            return (index, .success(try await env.queue.enqueue("noop", payload: ["v": index + 2], idempotencyKey: key)))
+                        } catch {
+                            return (index, .failure(error))
+                        }
+                    }
+                }
+                return await group.reduce(into: [Int: Result<EnqueueResult, any Error>]()) { $0[$1.0] = $1.1 }
+            }
+            for (index, outcome) in outcomes {
+                switch outcome {
+                case .success(let result):
+                    #expect(index % 50 != 0)
+                    #expect(result.created)
+                    #expect(result.task.publishedAt != nil)
+                case .failure(let error):
+                    #expect(index % 50 == 0, "call \(index) failed: \(error)")
+                    #expect((error as? TaskQueueError)?.code == .idempotencyConflict)
+                }
+            }
+            #expect(try await env.queue.counts().byStatus[.queued] == 197)
+            #expect(try await env.queue.streamState().work?.messages == 197)
+        }
+    }
+
     @Test func aRolledBackTransactionEnqueuesNothing() async throws {
         try await TestEnvironment.with { env in
             struct Abort: Error {}

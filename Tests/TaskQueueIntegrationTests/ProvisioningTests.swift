@@ -55,16 +55,28 @@ struct ProvisioningTests {
         let schema = "t_migrate_\(UUID().uuidString.prefix(8).lowercased())"
         let pools = (0..<4).map { _ in PostgresPool(configuration: PostgresConfiguration(url: TestEnvironment.databaseURL, poolSize: 1, schema: schema)) }
         let migrations = try Migrator.load(from: TestEnvironment.migrations)
-        #expect(migrations.map(\.version) == [1])
+        #expect(migrations.map(\.version) == Array(1...migrations.count))
         let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
             for pool in pools {
                 group.addTask { try await Migrator.migrate(migrations, pool: pool, schema: schema, logger: .init(label: "test")) }
             }
             return try await group.reduce(into: []) { $0 += $1 }
         }
-        #expect(applied == [1])
+        #expect(applied.sorted() == migrations.map(\.version))
         let rows = try await pools[0].withSession { try $0.execute("SELECT version FROM schema_migrations") }
-        #expect(rows.rows.count == 1)
+        #expect(rows.rows.count == migrations.count)
+
+        // Every down file undoes its up file: all down in reverse order, then all up again.
+        try await pools[0].withSession { session in
+            for migration in migrations.reversed() {
+                try session.executeScript(migration.down)
+                try session.execute("DELETE FROM schema_migrations WHERE version = $1", [migration.version])
+            }
+            let left = try session.execute("SELECT count(*) AS n FROM pg_tables WHERE schemaname = $1 AND tablename <> 'schema_migrations'", [schema])
+            #expect(try left.rows.first?.int("n") == 0)
+        }
+        let reapplied = try await Migrator.migrate(migrations, pool: pools[0], schema: schema, logger: .init(label: "test"))
+        #expect(reapplied == migrations.map(\.version))
         try await pools[0].withSession { try $0.execute("DROP SCHEMA \"\(schema)\" CASCADE") }
     }
 }

@@ -176,7 +176,9 @@ final class NATSClient: @unchecked Sendable {
                 natsMsgList_Destroy(&pending)
             }
         }
-        let outcomes = tracker.take(messages.map(\.messageID))
+        // js_PublishAsyncComplete can return before the last acknowledgement callbacks have run;
+        // give them a moment so that a message the stream took is not reported as unpublished.
+        let outcomes = tracker.take(messages.map(\.messageID), waitingUpTo: .milliseconds(500))
         return messages.enumerated().map { index, message in
             if let error = immediate[index] { return .failure(error) }
             guard let outcome = outcomes[message.messageID] else {
@@ -319,11 +321,24 @@ final class PublishTracker: Sendable {
         outcomes.withLock { $0[id] = outcome }
     }
 
-    func take(_ ids: [String]) -> [String: Result<PublishAck, TaskQueueError>] {
-        outcomes.withLock { all in
-            var taken: [String: Result<PublishAck, TaskQueueError>] = [:]
-            for id in ids { if let outcome = all.removeValue(forKey: id) { taken[id] = outcome } }
-            return taken
+    /// Removes and returns the outcomes for `ids`, waiting (on the calling thread, which is the
+    /// dedicated publish queue) up to `limit` for callbacks still on their way.
+    func take(_ ids: [String], waitingUpTo limit: Duration) -> [String: Result<PublishAck, TaskQueueError>] {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: limit)
+        var taken: [String: Result<PublishAck, TaskQueueError>] = [:]
+        var missing = Set(ids)
+        while true {
+            outcomes.withLock { all in
+                for id in missing {
+                    if let outcome = all.removeValue(forKey: id) {
+                        taken[id] = outcome
+                        missing.remove(id)
+                    }
+                }
+            }
+            if missing.isEmpty || clock.now >= deadline { return taken }
+            usleep(200)
         }
     }
 }

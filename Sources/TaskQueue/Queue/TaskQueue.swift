@@ -14,6 +14,7 @@ public final class TaskQueue: Sendable {
     let nats: NATSClient
     let logger: Logger
     private let provisioned = Mutex(false)
+    private let enqueueBatcher = EnqueueBatcher()
 
     /// Connects to PostgreSQL (applying migrations) and NATS. Streams and consumers are provisioned
     /// now when NATS answers, and otherwise on first use, so an API can start while NATS is down.
@@ -78,9 +79,13 @@ public final class TaskQueue: Sendable {
     // MARK: Enqueue
 
     /// Enqueues one task. With an idempotency key that exists already, returns that task instead.
+    ///
+    /// Concurrent calls share one INSERT, one commit and one publish burst (group commit), so many
+    /// callers at once cost little more than one.
     @discardableResult
     public func enqueue(_ task: NewTask) async throws -> EnqueueResult {
-        try await enqueueBatch([task])[0]
+        try Self.validate(task)
+        return try await enqueueBatcher.submit(task, to: self).get()
     }
 
     /// Enqueues a task whose payload is any `Encodable` value.
@@ -93,21 +98,54 @@ public final class TaskQueue: Sendable {
                                   runAt: runAt, delay: delay, idempotencyKey: idempotencyKey))
     }
 
-    /// Enqueues many tasks: one INSERT per thousand, then one asynchronous publish burst.
+    /// Enqueues many tasks: one INSERT per thousand, then one asynchronous publish burst. Every
+    /// task that could be created is created and published; the first failure is then thrown.
     public func enqueueBatch(_ tasks: [NewTask]) async throws -> [EnqueueResult] {
         for task in tasks { try Self.validate(task) }
         var results: [EnqueueResult] = []
         results.reserveCapacity(tasks.count)
-        let chunkSize = 1000
-        for start in stride(from: 0, to: tasks.count, by: chunkSize) {
-            let chunk = Array(tasks[start..<min(start + chunkSize, tasks.count)])
-            let maxAttempts = configuration.defaultMaxAttempts
-            let inserted = try await pool.withSession { session in
-                try TaskStore.insert(chunk, defaultMaxAttempts: maxAttempts, session: session)
+        var firstFailure: TaskQueueError?
+        for start in stride(from: 0, to: tasks.count, by: 1000) {
+            let chunk = Array(tasks[start..<min(start + 1000, tasks.count)])
+            let (published, marks) = await insertAndPublish(chunk)
+            try await store.markPublished(marks)
+            for result in published {
+                switch result {
+                case .success(let value): results.append(value)
+                case .failure(let error): firstFailure = firstFailure ?? error
+                }
             }
-            results += await publishCreated(inserted)
         }
+        if let firstFailure { throw firstFailure }
         return results
+    }
+
+    /// Inserts tasks in one statement and publishes the ones created and due; returns the results
+    /// (with `publishedAt` for what the stream took) and the marks still to record.
+    func insertAndPublish(_ tasks: [NewTask]) async -> ([Result<EnqueueResult, TaskQueueError>], [PublishMark]) {
+        let maxAttempts = configuration.defaultMaxAttempts
+        let inserted: [Result<EnqueueResult, TaskQueueError>]
+        do {
+            inserted = try await pool.withSession { session in
+                try TaskStore.insert(tasks, defaultMaxAttempts: maxAttempts, session: session)
+            }
+        } catch {
+            let failure = error as? TaskQueueError ?? TaskQueueError(.databaseError, "\(error)")
+            return (tasks.map { _ in .failure(failure) }, [])
+        }
+        let created = inserted.compactMap { try? $0.get() }
+        let marks = await send(created.filter { $0.created && $0.task.status == .queued }
+            .map { PublishTarget(taskID: $0.task.id, priority: $0.task.priority, generation: 0) })
+        let published = Set(marks.map(\.taskID))
+        let now = Date()
+        let results = inserted.map { result in
+            result.map { value in
+                var value = value
+                if published.contains(value.task.id) { value.task.publishedAt = now }
+                return value
+            }
+        }
+        return (results, marks)
     }
 
     /// Runs `body` in one PostgreSQL transaction; tasks it enqueues are published only after it commits,
@@ -128,29 +166,29 @@ public final class TaskQueue: Sendable {
             throw error
         }
         await pool.release(connection)
-        let created = transaction.enqueued
-        _ = await publishCreated(created)
+        let targets = transaction.enqueued.filter { $0.created && $0.task.status == .queued }
+            .map { PublishTarget(taskID: $0.task.id, priority: $0.task.priority, generation: 0) }
+        await publish(targets)
         return value
     }
 
-    /// Publishes the tasks a call created and that are due now; returns the results with
-    /// `publishedAt` filled in for those the stream accepted.
-    private func publishCreated(_ results: [EnqueueResult]) async -> [EnqueueResult] {
-        let targets = results.filter { $0.created && $0.task.status == .queued }
-            .map { PublishTarget(taskID: $0.task.id, priority: $0.task.priority, generation: 0) }
-        let published = await publish(targets)
-        let now = Date()
-        return results.map { result in
-            var result = result
-            if published.contains(result.task.id) { result.task.publishedAt = now }
-            return result
-        }
-    }
-
-    /// Publishes task ids on their priority subjects and records what the stream took. Failures
-    /// are logged, not thrown: the reconciler publishes those tasks later.
+    /// Publishes task ids and records what the stream took. Failures are logged, not thrown:
+    /// the reconciler publishes those tasks later.
     @discardableResult
     func publish(_ targets: [PublishTarget]) async -> Set<UUID> {
+        let marks = await send(targets)
+        do {
+            try await store.markPublished(marks)
+        } catch {
+            // The messages are in the stream; only the bookkeeping is missing. The reconciler may
+            // publish these again, and the server drops the copies by Nats-Msg-Id.
+            logger.warning("published tasks not marked", metadata: [LogKey.error: "\(error)", LogKey.count: "\(marks.count)"])
+        }
+        return Set(marks.map(\.taskID))
+    }
+
+    /// Publishes task ids on their priority subjects; returns a mark for each message the stream took.
+    func send(_ targets: [PublishTarget]) async -> [PublishMark] {
         guard !targets.isEmpty else { return [] }
         guard nats.isConnected else {
             // Waiting out a request timeout per call would stall every enqueue during an outage;
@@ -196,14 +234,7 @@ public final class TaskQueue: Sendable {
                 LogKey.count: "\(failures)", LogKey.error: "\(lastError.map(String.init(describing:)) ?? "")",
             ])
         }
-        do {
-            try await store.markPublished(marks)
-        } catch {
-            // The messages are in the stream; only the bookkeeping is missing. The reconciler may
-            // publish these again, and the server drops the copies by Nats-Msg-Id.
-            logger.warning("published tasks not marked", metadata: [LogKey.error: "\(error)", LogKey.count: "\(marks.count)"])
-        }
-        return Set(marks.map(\.taskID))
+        return marks
     }
 
     /// Publishes a failed task's dead letter and records it.
@@ -334,9 +365,9 @@ public final class TaskTransaction: @unchecked Sendable {
     public func enqueue(_ task: NewTask) async throws -> EnqueueResult {
         try TaskQueue.validate(task)
         let maxAttempts = defaultMaxAttempts
-        let results = try await run { session in try TaskStore.insert([task], defaultMaxAttempts: maxAttempts, session: session) }
-        enqueued += results
-        return results[0]
+        let result = try await run { session in try TaskStore.insert([task], defaultMaxAttempts: maxAttempts, session: session)[0] }.get()
+        enqueued.append(result)
+        return result
     }
 
     fileprivate func commit() async throws {

@@ -5,6 +5,13 @@ import Foundation
 struct TaskStore: Sendable {
     let pool: PostgresPool
 
+    /// Every statement that changes several tasks first locks them in id order. Without one order,
+    /// two statements (say a claim and a finish, or a publish mark) lock the same rows in different
+    /// orders and PostgreSQL aborts one of them as a deadlock (seen under load).
+    static func lockInIDOrder(_ ids: String) -> String {
+        "locked AS MATERIALIZED (SELECT id FROM tasks WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE)"
+    }
+
     static let taskColumns = """
         t.id, t.type, t.payload::text AS payload, t.priority, t.status, t.attempts, t.max_attempts, t.attempt_base,
         t.run_at, t.idempotency_key, t.last_error, t.lease_owner, t.lease_expires_at, t.published_at,
@@ -15,7 +22,8 @@ struct TaskStore: Sendable {
 
     /// Inserts tasks in one statement. A task whose idempotency key exists already is not inserted;
     /// the existing task comes back with `created == false`, or an error when its content differs.
-    static func insert(_ tasks: [NewTask], defaultMaxAttempts: Int, session: PostgresSession) throws -> [EnqueueResult] {
+    /// One result per task, in order: one caller's conflict does not fail the others in the batch.
+    static func insert(_ tasks: [NewTask], defaultMaxAttempts: Int, session: PostgresSession) throws -> [Result<EnqueueResult, TaskQueueError>] {
         guard !tasks.isEmpty else { return [] }
         let ids = tasks.map { _ in UUID() }
         let inserted = try session.execute("""
@@ -28,7 +36,7 @@ struct TaskStore: Sendable {
                    CASE WHEN run_at IS NOT NULL AND run_at > now() THEN 'scheduled' ELSE 'queued' END,
                    max_attempts, coalesce(run_at, now()), idempotency_key
             FROM input
-            ON CONFLICT (idempotency_key) DO NOTHING
+            ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
             RETURNING \(taskColumns)
             """, [
                 PostgresArray(ids),
@@ -56,28 +64,30 @@ struct TaskStore: Sendable {
                 if let key = task.idempotencyKey { existingByKey[key] = task }
             }
         }
-        var results: [EnqueueResult] = []
+        var results: [Result<EnqueueResult, TaskQueueError>] = []
         var firstForKey: [String: UUID] = [:]
         for (id, task) in zip(ids, tasks) {
             if let created = byID[id] {
                 if let key = task.idempotencyKey { firstForKey[key] = id }
-                results.append(EnqueueResult(task: created, created: true))
+                results.append(.success(EnqueueResult(task: created, created: true)))
                 continue
             }
             let key = task.idempotencyKey ?? ""
             guard let existing = existingByKey[key] ?? firstForKey[key].flatMap({ byID[$0] }) else {
-                throw TaskQueueError(.databaseError, "task with idempotency key \(key) was neither inserted nor found")
+                results.append(.failure(TaskQueueError(.databaseError, "task with idempotency key \(key) was neither inserted nor found")))
+                continue
             }
             guard existing.type == task.type, existing.priority == task.priority,
-                  try jsonEqual(existing.payload, task.payloadJSON)
+                  (try? jsonEqual(existing.payload, task.payloadJSON)) == true
             else {
-                throw TaskQueueError(
+                results.append(.failure(TaskQueueError(
                     .idempotencyConflict,
                     "idempotency key \(key) belongs to a task with a different type, priority or payload",
                     taskID: existing.id
-                )
+                )))
+                continue
             }
-            results.append(EnqueueResult(task: existing, created: false))
+            results.append(.success(EnqueueResult(task: existing, created: false)))
         }
         return results
     }
@@ -86,9 +96,10 @@ struct TaskStore: Sendable {
     static func markPublished(_ marks: [PublishMark], session: PostgresSession) throws {
         guard !marks.isEmpty else { return }
         try session.execute("""
+            WITH \(lockInIDOrder("$1::uuid[]"))
             UPDATE tasks t SET published_at = now(), published_seq = m.seq
-            FROM unnest($1::uuid[], $2::int8[], $3::int[]) AS m(id, seq, generation)
-            WHERE t.id = m.id AND t.publish_generation = m.generation
+            FROM unnest($1::uuid[], $2::int8[], $3::int[]) AS m(id, seq, generation), locked
+            WHERE t.id = m.id AND locked.id = m.id AND t.publish_generation = m.generation
             """, [
                 PostgresArray(marks.map(\.taskID)),
                 PostgresArray(marks.map { Int64(bitPattern: $0.sequence) }),
@@ -111,13 +122,14 @@ struct TaskStore: Sendable {
         let rows = try await pool.withSession { session in
             try session.execute("""
                 WITH input AS (SELECT DISTINCT id FROM unnest($1::uuid[]) AS i(id)),
+                \(Self.lockInIDOrder("$1::uuid[]")),
                 claimed AS (
                     UPDATE tasks t
                     SET status = 'running', attempts = t.attempts + 1, lease_owner = $2,
                         lease_expires_at = now() + $3 * interval '1 millisecond',
                         started_at = coalesce(t.started_at, now()), updated_at = now(), version = t.version + 1
-                    FROM input
-                    WHERE t.id = input.id AND t.run_at <= now()
+                    FROM locked
+                    WHERE t.id = locked.id AND t.run_at <= now()
                       AND (t.status IN ('queued', 'retrying', 'scheduled')
                            OR (t.status = 'running' AND t.lease_expires_at < now()))
                     RETURNING \(Self.taskColumns), t.lease_owner AS previous_owner
@@ -128,7 +140,9 @@ struct TaskStore: Sendable {
                         duration_ms = extract(epoch FROM now() - e.started_at) * 1000,
                         error = 'attempt abandoned: worker ' || e.worker_id || ' stopped without finishing (lease expired)'
                     FROM claimed c
-                    WHERE e.task_id = c.id AND e.status = 'started' AND e.attempt < c.attempts
+                    -- Each claim closes the attempt before it, so only the previous one can be open;
+                    -- equality keeps this on the (task_id, attempt) index instead of a table scan.
+                    WHERE e.task_id = c.id AND e.attempt = c.attempts - 1 AND e.status = 'started'
                 ),
                 started AS (
                     INSERT INTO task_executions (task_id, attempt, status, worker_id)
@@ -180,13 +194,14 @@ struct TaskStore: Sendable {
                     SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::float8[])
                         AS i(id, attempt, status, error, delay_ms)
                 ),
+                \(Self.lockInIDOrder("$1::uuid[]")),
                 updated AS (
                     UPDATE tasks t
                     SET status = i.status, last_error = i.error,
                         run_at = CASE WHEN i.status = 'retrying' THEN now() + i.delay_ms * interval '1 millisecond' ELSE t.run_at END,
                         finished_at = CASE WHEN i.status IN ('completed', 'failed') THEN now() ELSE NULL END,
                         lease_owner = NULL, lease_expires_at = NULL, updated_at = now(), version = t.version + 1
-                    FROM input i
+                    FROM input i JOIN locked ON locked.id = i.id
                     WHERE t.id = i.id AND t.status = 'running' AND t.attempts = i.attempt
                     RETURNING \(Self.taskColumns)
                 ),
@@ -220,9 +235,11 @@ struct TaskStore: Sendable {
         guard !ids.isEmpty else { return [] }
         let rows = try await pool.withSession { session in
             try session.execute("""
-                UPDATE tasks SET lease_expires_at = now() + $3 * interval '1 millisecond'
-                WHERE id = ANY($1::uuid[]) AND status = 'running' AND lease_owner = $2
-                RETURNING id
+                WITH \(Self.lockInIDOrder("$1::uuid[]"))
+                UPDATE tasks t SET lease_expires_at = now() + $3 * interval '1 millisecond'
+                FROM locked
+                WHERE t.id = locked.id AND t.status = 'running' AND t.lease_owner = $2
+                RETURNING t.id
                 """, [PostgresArray(ids), workerID, Int(lease.milliseconds)])
         }
         return Set(try rows.rows.map { try $0.uuid("id") })
@@ -232,7 +249,10 @@ struct TaskStore: Sendable {
     func markDeadLettered(_ ids: [UUID]) async throws {
         guard !ids.isEmpty else { return }
         try await pool.withSession { session in
-            try session.execute("UPDATE tasks SET dead_lettered_at = now() WHERE id = ANY($1::uuid[])", [PostgresArray(ids)])
+            try session.execute("""
+                WITH \(Self.lockInIDOrder("$1::uuid[]"))
+                UPDATE tasks t SET dead_lettered_at = now() FROM locked WHERE t.id = locked.id
+                """, [PostgresArray(ids)])
         }
     }
 
@@ -412,7 +432,10 @@ struct TaskStore: Sendable {
     func markVerified(_ ids: [UUID]) async throws {
         guard !ids.isEmpty else { return }
         try await pool.withSession { session in
-            try session.execute("UPDATE tasks SET verified_at = now() WHERE id = ANY($1::uuid[])", [PostgresArray(ids)])
+            try session.execute("""
+                WITH \(Self.lockInIDOrder("$1::uuid[]"))
+                UPDATE tasks t SET verified_at = now() FROM locked WHERE t.id = locked.id
+                """, [PostgresArray(ids)])
         }
     }
 
@@ -422,9 +445,10 @@ struct TaskStore: Sendable {
         guard !targets.isEmpty else { return [] }
         let rows = try await pool.withSession { session in
             try session.execute("""
+                WITH \(Self.lockInIDOrder("$1::uuid[]"))
                 UPDATE tasks t SET publish_generation = t.publish_generation + 1, published_at = NULL, published_seq = NULL
-                FROM unnest($1::uuid[], $2::int[]) AS g(id, generation)
-                WHERE t.id = g.id AND t.publish_generation = g.generation
+                FROM unnest($1::uuid[], $2::int[]) AS g(id, generation), locked
+                WHERE t.id = g.id AND locked.id = g.id AND t.publish_generation = g.generation
                   AND t.status IN ('queued', 'running', 'retrying')
                 RETURNING t.id, t.priority, t.publish_generation
                 """, [PostgresArray(targets.map(\.taskID)), PostgresArray(targets.map(\.generation))])

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// Closes the gaps between PostgreSQL and JetStream. Each pass:
 /// - publishes queued tasks that were committed but never published (broker down, process killed
@@ -12,11 +13,19 @@ import Logging
 ///
 /// Safe in every worker at once: promotions lock rows, generations change conditionally, and
 /// repeated publishes of one generation are dropped by the server's Nats-Msg-Id window.
-struct Reconciler: Sendable {
+final class Reconciler: Sendable {
     let queue: TaskQueue
     let configuration: WorkerConfiguration
     let logger: Logger
     let batchLimit = 500
+    private let clock = ContinuousClock()
+    private let nextLostCheck = Mutex(ContinuousClock.now)
+
+    init(queue: TaskQueue, configuration: WorkerConfiguration, logger: Logger) {
+        self.queue = queue
+        self.configuration = configuration
+        self.logger = logger
+    }
 
     func run(until stop: Signal) async {
         while !(await sleep(for: configuration.reconcileInterval, unless: stop)) {
@@ -40,7 +49,10 @@ struct Reconciler: Sendable {
         let due = try await store.promoteDueScheduled(limit: batchLimit)
         report.scheduled = await queue.publish(due).count
 
-        if queue.nats.isConnected {
+        // Checking for lost messages reads every in-flight task, so it runs a few times per
+        // lostAfter rather than on every pass.
+        if queue.nats.isConnected, clock.now >= nextLostCheck.withLock({ $0 }) {
+            nextLostCheck.withLock { $0 = clock.now.advanced(by: configuration.lostAfter / 4) }
             let suspects = try await store.suspectedLost(quiet: configuration.lostAfter, limit: batchLimit)
             var lost: [PublishTarget] = []
             var present: [UUID] = []
