@@ -102,6 +102,16 @@ let package = Package(
             dependencies: ["TaskQueue"]
         ),
         .testTarget(
+            name: "WorkerAppTests",
+            dependencies: [
+                "WorkerApp",
+                "TaskQueue",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
             name: "APITests",
             dependencies: [
                 "APIApp",
