@@ -33,17 +33,21 @@ public enum BuiltinTasks {
     }
 
     /// Registers `noop`, `demo`, `sleep`, `fail`, `dead` and `webhook`.
-    public static func register(in registry: TaskHandlerRegistry, httpClient: HTTPClient, webhookTimeout: Duration) throws {
+    /// With a `successLog`, every successful run is recorded there (the failure suite's counter).
+    public static func register(in registry: TaskHandlerRegistry, httpClient: HTTPClient, webhookTimeout: Duration,
+                                successLog: SuccessLog? = nil) throws {
         // Does nothing: what the benchmark measures is TaskFlow's own cost per task.
-        try registry.registerJSON("noop") { _, _ in }
+        try registry.registerJSON("noop") { _, context in successLog?.record(context.taskID) }
         try registry.register("demo", payload: JSONValue.self) { _, context in
             try await Task.sleep(for: .milliseconds(5))
             context.logger.debug("demo task done")
+            successLog?.record(context.taskID)
         }
-        try registry.register("sleep", payload: SleepPayload.self) { payload, _ in
+        try registry.register("sleep", payload: SleepPayload.self) { payload, context in
             let ms = payload.ms ?? 0
             guard (0...3_600_000).contains(ms) else { throw TerminalTaskError("ms must be between 0 and 3600000") }
             try await Task.sleep(for: .milliseconds(ms))
+            successLog?.record(context.taskID)
         }
         try registry.register("fail", payload: FailPayload.self) { payload, context in
             guard payload.times >= 0 else { throw TerminalTaskError("times must not be negative") }
@@ -51,12 +55,14 @@ public enum BuiltinTasks {
             if attemptsBefore < payload.times {
                 throw DeliberateFailure(attempt: context.attempt, times: payload.times)
             }
+            successLog?.record(context.taskID)
         }
         try registry.register("dead", payload: JSONValue.self) { _, _ in
             throw TerminalTaskError("dead task: fails permanently by design")
         }
         try registry.register("webhook", payload: WebhookPayload.self) { payload, context in
             try await webhook(payload, client: httpClient, timeout: webhookTimeout, context: context)
+            successLog?.record(context.taskID)
         }
     }
 

@@ -35,7 +35,8 @@ public enum WorkerApp {
         settings: WorkerSettings, queue: TaskQueue, httpClient: HTTPClient, metrics: PrometheusCollectorRegistry, logger: Logger
     ) throws -> ServiceGroup {
         let handlers = TaskHandlerRegistry()
-        try BuiltinTasks.register(in: handlers, httpClient: httpClient, webhookTimeout: settings.webhookTimeout)
+        let successLog = try settings.successLogPath.map { try SuccessLog(path: $0) }
+        try BuiltinTasks.register(in: handlers, httpClient: httpClient, webhookTimeout: settings.webhookTimeout, successLog: successLog)
         let worker = TaskWorker(queue: queue, registry: handlers, configuration: settings.worker, logger: logger)
         // Shutdown runs in reverse order: the worker drains first, the probe answers until it has.
         var services: [any Service] = []

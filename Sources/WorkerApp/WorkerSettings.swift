@@ -10,6 +10,8 @@ public struct WorkerSettings: Sendable {
     public var metricsHost: String
     /// How long a `webhook` task's HTTP request may take.
     public var webhookTimeout: Duration
+    /// File that records every successful built-in task run (`WORKER_SUCCESS_LOG`; for the failure suite).
+    public var successLogPath: String?
 
     /// `DATABASE_URL`, `NATS_URL`, `NATS_STREAM_NAME` (TASKFLOW), `NATS_CONSUMER_NAME` (taskflow-worker),
     /// `WORKER_CONCURRENCY` (10), `WORKER_POLL_TIMEOUT` (2s), `WORKER_MAX_ATTEMPTS` (5),
@@ -41,7 +43,8 @@ public struct WorkerSettings: Sendable {
             worker: worker,
             metricsPort: port,
             metricsHost: env.string("WORKER_METRICS_HOST", default: "127.0.0.1"),
-            webhookTimeout: try env.duration("WEBHOOK_TIMEOUT", default: .seconds(10), minimum: .milliseconds(1))
+            webhookTimeout: try env.duration("WEBHOOK_TIMEOUT", default: .seconds(10), minimum: .milliseconds(1)),
+            successLogPath: env.string("WORKER_SUCCESS_LOG")
         )
     }
 }

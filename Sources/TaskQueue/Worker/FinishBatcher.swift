@@ -12,19 +12,21 @@ actor FinishBatcher {
 
     private let store: TaskStore
     private let logger: Logger
-    private let giveUpAfter: Duration
+    /// Writes are retried until they succeed: an outcome held only in memory must not be lost to
+    /// a database outage. Only a worker stopping past its shutdown timeout gives up on them.
+    private let giveUp: Signal
     private var pending: [Item] = []
     private var wakeUp: CheckedContinuation<Void, Never>?
     private var closed = false
 
-    init(store: TaskStore, logger: Logger, giveUpAfter: Duration) {
+    init(store: TaskStore, logger: Logger, giveUp: Signal) {
         self.store = store
         self.logger = logger
-        self.giveUpAfter = giveUpAfter
+        self.giveUp = giveUp
     }
 
     /// Records an outcome; returns the updated task, nil when the attempt was stale (another
-    /// worker owns the task now), or an error when PostgreSQL stayed unreachable.
+    /// worker owns the task now), or an error when the worker stopped before PostgreSQL came back.
     func submit(_ outcome: AttemptOutcome) async -> Result<TaskRecord?, TaskQueueError> {
         await withCheckedContinuation { continuation in
             pending.append(Item(outcome: outcome, continuation: continuation))
@@ -61,21 +63,21 @@ actor FinishBatcher {
     }
 
     private nonisolated func write(_ outcomes: [AttemptOutcome]) async -> Result<[UUID: TaskRecord], TaskQueueError> {
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: giveUpAfter)
         var delay = Duration.milliseconds(100)
+        var failures = 0
         while true {
             do {
                 return .success(try await store.finish(outcomes))
             } catch {
                 let failure = error as? TaskQueueError ?? TaskQueueError(.databaseError, "\(error)")
-                if clock.now >= deadline {
-                    return .failure(failure)
+                if giveUp.isFired { return .failure(failure) }
+                failures += 1
+                if failures == 1 || failures % 10 == 0 {
+                    logger.warning("recording attempt outcomes failed; retrying", metadata: [
+                        LogKey.error: "\(failure)", LogKey.count: "\(outcomes.count)",
+                    ])
                 }
-                logger.warning("recording attempt outcomes failed; retrying", metadata: [
-                    LogKey.error: "\(failure)", LogKey.count: "\(outcomes.count)",
-                ])
-                try? await Task.sleep(for: delay)
+                _ = await sleep(for: delay, unless: giveUp)
                 delay = min(delay * 2, .seconds(2))
             }
         }

@@ -44,7 +44,7 @@ public final class TaskWorker: Service, Sendable {
             prefetchPerPriority: configuration.prefetchPerPriority ?? configuration.concurrency,
             starvationLimit: configuration.starvationLimit
         )
-        self.batcher = FinishBatcher(store: queue.store, logger: logger, giveUpAfter: queue.configuration.lease)
+        self.batcher = FinishBatcher(store: queue.store, logger: logger, giveUp: forceStop)
     }
 
     /// Runs until graceful shutdown (or `stop()`), then drains.
@@ -262,7 +262,10 @@ public final class TaskWorker: Service, Sendable {
         let started = ContinuousClock.now
         let result = await runHandler(task, context: context)
         Metrics.runTime(task.type).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-        running.withLock { _ = $0.removeValue(forKey: task.id) }
+        // The attempt stays in `running` until its outcome is recorded, so the heartbeat keeps the
+        // message (InProgress) and the lease alive while PostgreSQL is briefly unreachable; the
+        // finished work is not run a second time.
+        defer { running.withLock { _ = $0.removeValue(forKey: task.id) } }
 
         let attemptsInRun = task.attempts - task.attemptBase
         var outcome = AttemptOutcome(taskID: task.id, attempt: task.attempts, status: .completed)
@@ -377,7 +380,10 @@ public final class TaskWorker: Service, Sendable {
                         logger.warning("leases lost for running tasks", metadata: [LogKey.count: "\(attempts.count - held.count)"])
                     }
                 } catch {
+                    // PostgreSQL is unreachable: this worker still holds the work, so keep the
+                    // messages from being redelivered while the database comes back.
                     logger.warning("lease renewal failed", metadata: [LogKey.error: "\(error)"])
+                    for attempt in attempts.values { try? attempt.message.inProgress() }
                 }
             }
             for message in await buffer.waiting() { try? message.inProgress() }
