@@ -133,14 +133,7 @@ struct CreateTaskRequest {
             return nil
         }
         guard index == bytes.count else { return nil }
-        var components = tm()
-        components.tm_year = Int32(year - 1900)
-        components.tm_mon = Int32(month - 1)
-        components.tm_mday = Int32(day)
-        components.tm_hour = Int32(hour)
-        components.tm_min = Int32(minute)
-        components.tm_sec = Int32(second)
-        let seconds = timegm(&components)
-        return Date(timeIntervalSince1970: Double(seconds - offset) + fraction)
+        return Date(utcYear: year, month: month, day: day, hour: hour, minute: minute, second: second, fraction: fraction)
+            .addingTimeInterval(Double(-offset))
     }
 }

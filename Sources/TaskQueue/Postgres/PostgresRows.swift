@@ -142,15 +142,7 @@ enum PostgresTimestamp {
         if i < bytes.count, text.utf8.suffix(from: text.utf8.index(text.utf8.startIndex, offsetBy: i)).elementsEqual("+00".utf8) == false {
             return nil
         }
-        var components = tm()
-        components.tm_year = Int32(year - 1900)
-        components.tm_mon = Int32(month - 1)
-        components.tm_mday = Int32(day)
-        components.tm_hour = Int32(hour)
-        components.tm_min = Int32(minute)
-        components.tm_sec = Int32(second)
-        let seconds = timegm(&components)
-        return Date(timeIntervalSince1970: Double(seconds) + fraction)
+        return Date(utcYear: year, month: month, day: day, hour: hour, minute: minute, second: second, fraction: fraction)
     }
 
     static func format(_ date: Date) -> String {
@@ -163,5 +155,19 @@ enum PostgresTimestamp {
             Int(components.tm_year) + 1900, Int(components.tm_mon) + 1, Int(components.tm_mday),
             Int(components.tm_hour), Int(components.tm_min), Int(components.tm_sec), micros
         )
+    }
+}
+
+extension Date {
+    /// The instant of a UTC calendar date and time (used by TaskFlow's timestamp parsers).
+    public init(utcYear year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, fraction: Double = 0) {
+        var components = tm()
+        components.tm_year = Int32(year - 1900)
+        components.tm_mon = Int32(month - 1)
+        components.tm_mday = Int32(day)
+        components.tm_hour = Int32(hour)
+        components.tm_min = Int32(minute)
+        components.tm_sec = Int32(second)
+        self.init(timeIntervalSince1970: Double(timegm(&components)) + fraction)
     }
 }

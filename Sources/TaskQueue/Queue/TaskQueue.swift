@@ -288,15 +288,10 @@ public final class TaskQueue: Sendable {
     /// Puts a failed task back in the queue with a fresh set of attempts.
     @discardableResult
     public func replay(_ id: UUID) async throws -> TaskRecord {
-        var task = try await store.replay(id)
-        let published = await publish([PublishTarget(taskID: task.id, priority: task.priority, generation: try await generation(of: id))])
+        var (task, generation) = try await store.replay(id)
+        let published = await publish([PublishTarget(taskID: task.id, priority: task.priority, generation: generation)])
         if published.contains(id) { task.publishedAt = Date() }
         return task
-    }
-
-    private func generation(of id: UUID) async throws -> Int {
-        let rows = try await pool.withSession { try $0.execute("SELECT publish_generation FROM tasks WHERE id = $1", [id]) }
-        return try rows.rows.first?.int("publish_generation") ?? 0
     }
 
     // MARK: Streams

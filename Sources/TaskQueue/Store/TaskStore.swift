@@ -352,27 +352,31 @@ struct TaskStore: Sendable {
 
     /// Cancels a task that has not started; returns nil when no task has that id.
     func cancel(_ id: UUID) async throws -> TaskRecord {
-        try await transition(id, action: "cancel", sql: """
+        try TaskRecord(row: try await transition(id, action: "cancel", sql: """
             UPDATE tasks t SET status = 'cancelled', finished_at = now(), updated_at = now(), version = t.version + 1
             WHERE t.id = $1 AND t.status IN ('scheduled', 'queued', 'retrying')
             RETURNING \(Self.taskColumns)
-            """)
+            """))
     }
 
-    /// Puts a failed task back in the queue with a fresh attempt budget; it must then be published.
-    func replay(_ id: UUID) async throws -> TaskRecord {
-        try await transition(id, action: "replay", sql: """
+    /// Puts a failed task back in the queue with a fresh attempt budget; returns it with the new
+    /// message generation it must now be published under.
+    func replay(_ id: UUID) async throws -> (TaskRecord, generation: Int) {
+        let row = try await transition(id, action: "replay", sql: """
             UPDATE tasks t SET status = 'queued', attempt_base = t.attempts, run_at = now(), last_error = NULL,
                 finished_at = NULL, publish_generation = t.publish_generation + 1, published_at = NULL,
                 published_seq = NULL, dead_lettered_at = NULL, verified_at = NULL, updated_at = now(), version = t.version + 1
             WHERE t.id = $1 AND t.status = 'failed'
-            RETURNING \(Self.taskColumns)
+            RETURNING \(Self.taskColumns), t.publish_generation
             """)
+        return (try TaskRecord(row: row), try row.int("publish_generation"))
     }
 
-    private func transition(_ id: UUID, action: String, sql: String) async throws -> TaskRecord {
+    /// Runs a conditional state change; when it matches no row, says whether the task is missing
+    /// or in the wrong state.
+    private func transition(_ id: UUID, action: String, sql: String) async throws -> PostgresRow {
         let rows = try await pool.withSession { session in try session.execute(sql, [id]) }
-        if let row = rows.rows.first { return try TaskRecord(row: row) }
+        if let row = rows.rows.first { return row }
         guard let current = try await task(id) else {
             throw TaskQueueError(.taskNotFound, "no task with id \(id)", taskID: id)
         }
