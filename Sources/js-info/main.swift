@@ -69,10 +69,12 @@ struct Overview: AsyncParsableCommand {
         }
         printStream(report.stream)
         if let dead = report.deadLetterStream { printStream(dead) } else { print("Stream \(name)_DLQ: not created yet\n") }
-        let rows = [["CONSUMER", "FILTER", "PENDING", "ACK PENDING", "REDELIVERED", "WAITING", "ACK WAIT"]]
+        let clustered = report.consumers.contains { $0.leader != nil }
+        let rows = [["CONSUMER", "FILTER", "PENDING", "ACK PENDING", "REDELIVERED", "WAITING", "ACK WAIT"] + (clustered ? ["LEADER"] : [])]
             + report.consumers.map { consumer in
                 [consumer.name, consumer.filterSubject, "\(consumer.pending)", "\(consumer.ackPending)",
                  "\(consumer.redelivered)", "\(consumer.waiting)", "\(consumer.ackWaitSeconds)s"]
+                    + (clustered ? [consumer.leader ?? "-"] : [])
             }
         printTable(rows)
     }
@@ -81,6 +83,12 @@ struct Overview: AsyncParsableCommand {
         print("Stream \(stream.name) (\(stream.retention), \(stream.storage), replicas \(stream.replicas)\(stream.leader.map { ", leader \($0)" } ?? ""))")
         print("  subjects:  \(stream.subjects.joined(separator: ", "))")
         print("  messages:  \(stream.messages)   bytes: \(stream.bytes)   first seq: \(stream.firstSequence)   last seq: \(stream.lastSequence)   consumers: \(stream.consumerCount)")
+        if !stream.followers.isEmpty {
+            let followers = stream.followers.map { peer in
+                "\(peer.name) (\(peer.offline ? "offline" : peer.current ? "current" : "behind \(peer.lag)"))"
+            }
+            print("  followers: \(followers.joined(separator: ", "))")
+        }
         print("")
     }
 }

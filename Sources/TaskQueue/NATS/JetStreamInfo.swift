@@ -12,6 +12,19 @@ public struct StreamSnapshot: Sendable, Codable, Equatable {
     public var consumerCount: Int
     /// Name of the cluster leader, when the stream is replicated in a cluster.
     public var leader: String?
+    /// The other replicas and whether they are caught up, when the stream is replicated.
+    public var followers: [ReplicaSnapshot] = []
+}
+
+/// One follower replica of a clustered stream or consumer.
+public struct ReplicaSnapshot: Sendable, Codable, Equatable {
+    public var name: String
+    /// Caught up with the leader.
+    public var current: Bool
+    /// Not reachable from the leader.
+    public var offline: Bool
+    /// Operations behind the leader.
+    public var lag: UInt64
 }
 
 /// A consumer's position and backlog.
@@ -32,6 +45,8 @@ public struct ConsumerSnapshot: Sendable, Codable, Equatable {
     public var waiting: Int
     public var deliveredStreamSequence: UInt64
     public var ackFloorStreamSequence: UInt64
+    /// Name of the consumer's cluster leader, when it is replicated in a cluster.
+    public var leader: String? = nil
 }
 
 /// One message read from a stream without consuming it.

@@ -412,8 +412,19 @@ extension StreamSnapshot {
             firstSequence: info.State.FirstSeq,
             lastSequence: info.State.LastSeq,
             consumerCount: Int(info.State.Consumers),
-            leader: info.Cluster?.pointee.Leader.map { String(cString: $0) }
+            leader: info.Cluster?.pointee.Leader.map { String(cString: $0) },
+            followers: replicaSnapshots(info.Cluster)
         )
+    }
+}
+
+func replicaSnapshots(_ cluster: UnsafeMutablePointer<jsClusterInfo>?) -> [ReplicaSnapshot] {
+    guard let cluster = cluster?.pointee, let replicas = cluster.Replicas else { return [] }
+    return (0..<Int(cluster.ReplicasLen)).compactMap { index in
+        replicas[index].map { peer in
+            ReplicaSnapshot(name: peer.pointee.Name.map { String(cString: $0) } ?? "",
+                            current: peer.pointee.Current, offline: peer.pointee.Offline, lag: peer.pointee.Lag)
+        }
     }
 }
 
@@ -440,7 +451,8 @@ extension ConsumerSnapshot {
             redelivered: Int(info.NumRedelivered),
             waiting: Int(info.NumWaiting),
             deliveredStreamSequence: info.Delivered.Stream,
-            ackFloorStreamSequence: info.AckFloor.Stream
+            ackFloorStreamSequence: info.AckFloor.Stream,
+            leader: info.Cluster?.pointee.Leader.map { String(cString: $0) }
         )
     }
 }
