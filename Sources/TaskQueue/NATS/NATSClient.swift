@@ -87,7 +87,10 @@ final class NATSClient: @unchecked Sendable {
         try natsCheck(natsOptions_SetReconnectWait(options, configuration.reconnectWait.milliseconds), "set reconnect wait")
         try natsCheck(natsOptions_SetReconnectJitter(options, 100, 1000), "set reconnect jitter")
         try natsCheck(natsOptions_SetTimeout(options, configuration.requestTimeout.milliseconds), "set connect timeout")
-        try natsCheck(natsOptions_SetRetryOnFailedConnect(options, configuration.retryOnFailedConnect, nil, nil), "set retry on failed connect")
+        // With no connected callback nats.c would block in natsConnection_Connect until a server
+        // answers (forever, with unlimited reconnects); with one, it returns NATS_NOT_YET_CONNECTED
+        // and keeps trying in the background. The callback itself has nothing to do.
+        try natsCheck(natsOptions_SetRetryOnFailedConnect(options, configuration.retryOnFailedConnect, { _, _ in }, nil), "set retry on failed connect")
         // Pull requests, acks and in-progress signals go out at once instead of waiting ~1 ms
         // for the flusher: fetch batch 1 goes from ~1k to ~7.7k msg/s.
         try natsCheck(natsOptions_SetSendAsap(options, true), "set send asap")
