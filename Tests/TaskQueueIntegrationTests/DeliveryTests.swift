@@ -59,25 +59,49 @@ struct DeliveryTests {
             #expect(try await env.queue.streamState().work?.messages == 0)
 
             let log = RunLog()
-            let worker = env.startWorker(try testRegistry(log), configuration: env.workerConfiguration(publishGrace: .milliseconds(500)))
+            let worker = env.startWorker(try testRegistry(log), configuration: env.workerConfiguration(confirmAfter: .milliseconds(500)))
             try await env.waitFor(id, .completed)
             #expect(log.successCount(id) == 1)
             try await worker.stop()
         }
     }
 
-    @Test func theReconcilerLeavesABacklogAloneAndReplacesALostMessage() async throws {
+    @Test func aTaskWhosePublishFailedIsPublishedAfterTheShortGrace() async throws {
+        try await TestEnvironment.with { env in
+            // An enqueuer that cannot reach NATS: the row commits, the publish fails and is flagged.
+            var offline = env.configuration
+            offline.nats = NATSConfiguration(url: "nats://127.0.0.1:1", connectionName: "offline")
+            let enqueuer = try await TaskQueue.connect(configuration: offline, logger: env.queue.logger)
+            let result = try await enqueuer.enqueue(NewTask(type: "noop"))
+            #expect(result.task.publishedAt == nil)
+
+            // The confirmation wait is an hour here: only the failure flag gets it published now.
+            let reconciler = Reconciler(queue: env.queue, configuration: env.workerConfiguration(publishGrace: .zero, confirmAfter: .seconds(3600)),
+                                        logger: env.queue.logger)
+            try await Task.sleep(for: .milliseconds(20))
+            #expect(try await reconciler.pass().published == 1)
+            #expect(try await env.queue.task(result.task.id)?.publishedAt != nil)
+            #expect(try await env.queue.streamState().work?.messages == 1)
+        }
+    }
+
+    @Test func theReconcilerConfirmsABacklogWithoutCopyingItAndReplacesALostMessage() async throws {
         try await TestEnvironment.with { env in
             let results = try await env.queue.enqueueBatch((0..<50).map { _ in NewTask(type: "noop") })
             #expect(results.allSatisfy { $0.task.publishedAt != nil })
             #expect(try await env.queue.streamState().work?.messages == 50)
+            // Enqueue does not write the publish back; until a claim or the reconciler sees the
+            // message, the task counts as unconfirmed.
+            #expect(try await env.queue.task(results[0].task.id)?.publishedAt == nil)
 
-            let reconciler = Reconciler(queue: env.queue, configuration: env.workerConfiguration(lostAfter: .zero, publishGrace: .zero),
+            let reconciler = Reconciler(queue: env.queue, configuration: env.workerConfiguration(lostAfter: .zero, publishGrace: .zero, confirmAfter: .zero),
                                         logger: env.queue.logger)
             try await Task.sleep(for: .milliseconds(20))
             let first = try await reconciler.pass()
-            #expect(first == ReconcileReport())
+            // Published again under the same Nats-Msg-Id: the server keeps one copy and names it.
+            #expect(first == ReconcileReport(published: 50))
             #expect(try await env.queue.streamState().work?.messages == 50)
+            for result in results { #expect(try await env.queue.task(result.task.id)?.publishedAt != nil) }
 
             // A broker crash loses one acknowledged message.
             let victim = results[7].task.id

@@ -9,6 +9,8 @@ import Foundation
 /// all access; the pool hands a connection to one task at a time.
 final class PostgresConnection: @unchecked Sendable {
     private var handle: OpaquePointer?
+    /// Statements prepared on the current session; a new session starts with none.
+    private var prepared = PreparedStatements()
     private let conninfo: String
     private let searchPath: String?
     private let queue: DispatchQueue
@@ -53,7 +55,7 @@ final class PostgresConnection: @unchecked Sendable {
 
     private func liveSession() throws -> PostgresSession {
         if let handle, PQstatus(handle) == CONNECTION_OK, !Self.hasUnsolicitedInput(handle) {
-            return PostgresSession(handle: handle)
+            return PostgresSession(handle: handle, prepared: prepared)
         }
         if let handle {
             // The server restarted or the socket broke: start a new session.
@@ -71,7 +73,8 @@ final class PostgresConnection: @unchecked Sendable {
         // Server notices (e.g. "drop cascades to ...") are not errors; keep them off stderr.
         PQsetNoticeProcessor(fresh, { _, _ in }, nil)
         handle = fresh
-        let session = PostgresSession(handle: fresh)
+        prepared = PreparedStatements()
+        let session = PostgresSession(handle: fresh, prepared: prepared)
         _ = try session.execute("SET TIME ZONE 'UTC'")
         if let searchPath {
             _ = try session.execute("SELECT set_config('search_path', $1, false)", [searchPath])
@@ -80,16 +83,52 @@ final class PostgresConnection: @unchecked Sendable {
     }
 }
 
+/// The names of the statements prepared on one session, by SQL text. TaskFlow's statements are
+/// a fixed set, so each is parsed once per session instead of on every execution; the capacity
+/// only guards against a caller that builds SQL text dynamically.
+final class PreparedStatements {
+    static let capacity = 256
+    private var names: [String: String] = [:]
+
+    func name(for sql: String) -> String? { names[sql] }
+
+    /// A fresh name for `sql`, or nil when the session holds as many statements as it may.
+    func reserve(_ sql: String) -> String? {
+        guard names.count < Self.capacity else { return nil }
+        let name = "taskflow_\(names.count)"
+        names[sql] = name
+        return name
+    }
+
+    func forget(_ sql: String) { names[sql] = nil }
+}
+
 /// The synchronous statement interface of a connection, valid only inside `withSession`.
 struct PostgresSession {
     fileprivate let handle: OpaquePointer
+    fileprivate let prepared: PreparedStatements
 
     /// Executes one parameterised statement; values travel as text parameters, never spliced into SQL.
+    /// The statement is prepared on its first use in this session and executed by name afterwards.
     @discardableResult
     func execute(_ sql: String, _ parameters: [PostgresEncodable?] = []) throws -> PostgresRows {
         let texts: [String?] = parameters.map { $0?.postgresText }
+        var name = prepared.name(for: sql)
+        if name == nil, let fresh = prepared.reserve(sql) {
+            do {
+                _ = try PostgresRows(consuming: PQprepare(handle, fresh, sql, Int32(texts.count), nil), connection: handle, sql: sql)
+                name = fresh
+            } catch {
+                prepared.forget(sql)
+                throw error
+            }
+        }
         let result: OpaquePointer? = withCStrings(texts) { pointers in
-            PQexecParams(handle, sql, Int32(texts.count), nil, pointers, nil, nil, 0)
+            if let name {
+                PQexecPrepared(handle, name, Int32(texts.count), pointers, nil, nil, 0)
+            } else {
+                PQexecParams(handle, sql, Int32(texts.count), nil, pointers, nil, nil, 0)
+            }
         }
         return try PostgresRows(consuming: result, connection: handle, sql: sql)
     }

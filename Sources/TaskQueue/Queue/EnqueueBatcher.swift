@@ -2,8 +2,7 @@ import Logging
 
 /// Group commit for enqueues: calls that arrive while a batch is being written wait and go
 /// together in the next one: one INSERT, one commit, one publish burst. Callers are answered once
-/// their tasks are committed and published; the published marks are written after that, off
-/// their path (a lost mark only means the reconciler republishes, and the server drops the copy).
+/// their tasks are committed and published.
 actor EnqueueBatcher {
     private struct Item {
         let task: NewTask
@@ -38,13 +37,8 @@ actor EnqueueBatcher {
 
     private func write(to queue: TaskQueue) async {
         while let batch = nextBatch() {
-            let (results, marks) = await queue.insertAndPublish(batch.map(\.task))
+            let results = await queue.insertAndPublish(batch.map(\.task))
             for (item, result) in zip(batch, results) { item.continuation.resume(returning: result) }
-            do {
-                try await queue.store.markPublished(marks)
-            } catch {
-                queue.logger.warning("published tasks not marked", metadata: [LogKey.error: "\(error)", LogKey.count: "\(marks.count)"])
-            }
         }
     }
 }

@@ -98,54 +98,69 @@ public final class TaskQueue: Sendable {
                                   runAt: runAt, delay: delay, idempotencyKey: idempotencyKey))
     }
 
-    /// Enqueues many tasks: one INSERT per thousand, then one asynchronous publish burst. Every
-    /// task that could be created is created and published; the first failure is then thrown.
+    /// Enqueues many tasks: one INSERT per chunk of a thousand, then one asynchronous publish burst
+    /// per chunk, the burst overlapping the next chunk's INSERT. Every task that could be created
+    /// is created and published; the first failure is then thrown.
     public func enqueueBatch(_ tasks: [NewTask]) async throws -> [EnqueueResult] {
         for task in tasks { try Self.validate(task) }
         var results: [EnqueueResult] = []
         results.reserveCapacity(tasks.count)
         var firstFailure: TaskQueueError?
-        for start in stride(from: 0, to: tasks.count, by: 1000) {
-            let chunk = Array(tasks[start..<min(start + 1000, tasks.count)])
-            let (published, marks) = await insertAndPublish(chunk)
-            try await store.markPublished(marks)
-            for result in published {
+        func collect(_ chunk: [Result<EnqueueResult, TaskQueueError>]) {
+            for result in chunk {
                 switch result {
                 case .success(let value): results.append(value)
                 case .failure(let error): firstFailure = firstFailure ?? error
                 }
             }
         }
+        var publishing: Task<[Result<EnqueueResult, TaskQueueError>], Never>?
+        for start in stride(from: 0, to: tasks.count, by: 1000) {
+            let inserted = await insert(Array(tasks[start..<min(start + 1000, tasks.count)]))
+            if let publishing { collect(await publishing.value) }
+            publishing = Task { await self.publishInserted(inserted) }
+        }
+        if let publishing { collect(await publishing.value) }
         if let firstFailure { throw firstFailure }
         return results
     }
 
-    /// Inserts tasks in one statement and publishes the ones created and due; returns the results
-    /// (with `publishedAt` for what the stream took) and the marks still to record.
-    func insertAndPublish(_ tasks: [NewTask]) async -> ([Result<EnqueueResult, TaskQueueError>], [PublishMark]) {
+    /// Inserts tasks in one statement and publishes the ones created and due; returns the results,
+    /// with `publishedAt` set for what the stream took.
+    ///
+    /// What the stream took is not written back: the claim records it (it carries the message's
+    /// sequence), and a task still unclaimed after the reconciler's grace is published again under
+    /// the same Nats-Msg-Id, which the server answers with the original message's sequence
+    /// instead of storing a copy. That saves an UPDATE of every task on the enqueue path.
+    func insertAndPublish(_ tasks: [NewTask]) async -> [Result<EnqueueResult, TaskQueueError>] {
+        await publishInserted(await insert(tasks))
+    }
+
+    private func insert(_ tasks: [NewTask]) async -> [Result<EnqueueResult, TaskQueueError>] {
         let maxAttempts = configuration.defaultMaxAttempts
-        let inserted: [Result<EnqueueResult, TaskQueueError>]
         do {
-            inserted = try await pool.withSession { session in
+            return try await pool.withSession { session in
                 try TaskStore.insert(tasks, defaultMaxAttempts: maxAttempts, session: session)
             }
         } catch {
             let failure = error as? TaskQueueError ?? TaskQueueError(.databaseError, "\(error)")
-            return (tasks.map { _ in .failure(failure) }, [])
+            return tasks.map { _ in .failure(failure) }
         }
+    }
+
+    private func publishInserted(_ inserted: [Result<EnqueueResult, TaskQueueError>]) async -> [Result<EnqueueResult, TaskQueueError>] {
         let created = inserted.compactMap { try? $0.get() }
         let marks = await send(created.filter { $0.created && $0.task.status == .queued }
             .map { PublishTarget(taskID: $0.task.id, priority: $0.task.priority, generation: 0) })
         let published = Set(marks.map(\.taskID))
         let now = Date()
-        let results = inserted.map { result in
+        return inserted.map { result in
             result.map { value in
                 var value = value
                 if published.contains(value.task.id) { value.task.publishedAt = now }
                 return value
             }
         }
-        return (results, marks)
     }
 
     /// Runs `body` in one PostgreSQL transaction; tasks it enqueues are published only after it commits,
@@ -168,7 +183,7 @@ public final class TaskQueue: Sendable {
         await pool.release(connection)
         let targets = transaction.enqueued.filter { $0.created && $0.task.status == .queued }
             .map { PublishTarget(taskID: $0.task.id, priority: $0.task.priority, generation: 0) }
-        await publish(targets)
+        _ = await send(targets)
         return value
     }
 
@@ -187,9 +202,25 @@ public final class TaskQueue: Sendable {
         return Set(marks.map(\.taskID))
     }
 
-    /// Publishes task ids on their priority subjects; returns a mark for each message the stream took.
+    /// Publishes task ids on their priority subjects; returns a mark for each message the stream
+    /// took. The tasks it could not publish are flagged for the reconciler's short grace.
     func send(_ targets: [PublishTarget]) async -> [PublishMark] {
         guard !targets.isEmpty else { return [] }
+        let marks = await sendUnrecorded(targets)
+        if marks.count < targets.count {
+            let published = Set(marks.map(\.taskID))
+            let failed = targets.map(\.taskID).filter { !published.contains($0) }
+            do {
+                try await store.markPublishFailed(failed)
+            } catch {
+                // Without the flag the reconciler still publishes them, after its confirmation wait.
+                logger.warning("failed publishes not recorded", metadata: [LogKey.error: "\(error)", LogKey.count: "\(failed.count)"])
+            }
+        }
+        return marks
+    }
+
+    private func sendUnrecorded(_ targets: [PublishTarget]) async -> [PublishMark] {
         guard nats.isConnected else {
             // Waiting out a request timeout per call would stall every enqueue during an outage;
             // the rows are committed and the reconciler publishes them once NATS is back.

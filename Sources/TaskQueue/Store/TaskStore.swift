@@ -25,7 +25,7 @@ struct TaskStore: Sendable {
     /// One result per task, in order: one caller's conflict does not fail the others in the batch.
     static func insert(_ tasks: [NewTask], defaultMaxAttempts: Int, session: PostgresSession) throws -> [Result<EnqueueResult, TaskQueueError>] {
         guard !tasks.isEmpty else { return [] }
-        let ids = tasks.map { _ in UUID() }
+        let ids = tasks.map { _ in UUID.timeOrdered() }
         let inserted = try session.execute("""
             WITH input AS (
                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::int[], $6::timestamptz[], $7::text[])
@@ -112,23 +112,41 @@ struct TaskStore: Sendable {
         try await pool.withSession { try Self.markPublished(marks, session: $0) }
     }
 
+    /// Records that publishing these tasks failed, so the reconciler publishes them after its short
+    /// grace rather than its confirmation wait.
+    func markPublishFailed(_ ids: [UUID]) async throws {
+        guard !ids.isEmpty else { return }
+        try await pool.withSession { session in
+            try session.execute("""
+                WITH \(Self.lockInIDOrder("$1::uuid[]"))
+                UPDATE tasks t SET publish_failed_at = now()
+                FROM locked WHERE t.id = locked.id AND t.published_at IS NULL
+                """, [PostgresArray(ids)])
+        }
+    }
+
     // MARK: Claim and finish
 
     /// Claims the due tasks among `ids` for `workerID` in one statement: from queued, retrying or a
     /// due scheduled task, or from running when the lease has expired (the previous worker died,
     /// and its open attempt is closed as failed). Unclaimed ids come back with why.
-    func claim(_ ids: [UUID], workerID: String, lease: Duration) async throws -> [UUID: ClaimOutcome] {
+    /// `sequences` gives the stream sequence of the message each id arrived in: a claim is the
+    /// first proof that an enqueued task's message reached the stream, so it records where.
+    func claim(_ ids: [UUID], sequences: [UInt64]? = nil, workerID: String, lease: Duration) async throws -> [UUID: ClaimOutcome] {
         guard !ids.isEmpty else { return [:] }
+        let sequences = sequences.flatMap { $0.count == ids.count ? $0 : nil } ?? ids.map { _ in UInt64(0) }
         let rows = try await pool.withSession { session in
             try session.execute("""
-                WITH input AS (SELECT DISTINCT id FROM unnest($1::uuid[]) AS i(id)),
+                WITH input AS (SELECT DISTINCT ON (id) id, seq FROM unnest($1::uuid[], $4::int8[]) AS i(id, seq)),
                 \(Self.lockInIDOrder("$1::uuid[]")),
                 claimed AS (
                     UPDATE tasks t
                     SET status = 'running', attempts = t.attempts + 1, lease_owner = $2,
                         lease_expires_at = now() + $3 * interval '1 millisecond',
-                        started_at = coalesce(t.started_at, now()), updated_at = now(), version = t.version + 1
-                    FROM locked
+                        started_at = coalesce(t.started_at, now()), updated_at = now(), version = t.version + 1,
+                        published_at = coalesce(t.published_at, now()),
+                        published_seq = coalesce(t.published_seq, nullif(input.seq, 0))
+                    FROM locked JOIN input ON input.id = locked.id
                     WHERE t.id = locked.id AND t.run_at <= now()
                       AND (t.status IN ('queued', 'retrying', 'scheduled')
                            OR (t.status = 'running' AND t.lease_expires_at < now()))
@@ -159,7 +177,7 @@ struct TaskStore: Sendable {
                        coalesce(extract(epoch FROM t.lease_expires_at - now()) * 1000, 0)
                 FROM tasks t JOIN input i ON i.id = t.id
                 WHERE t.id NOT IN (SELECT id FROM claimed)
-                """, [PostgresArray(ids), workerID, Int(lease.milliseconds)])
+                """, [PostgresArray(ids), workerID, Int(lease.milliseconds), PostgresArray(sequences.map { Int64(bitPattern: $0) })])
         }
         var outcomes: [UUID: ClaimOutcome] = [:]
         for row in rows.rows {
@@ -385,15 +403,23 @@ struct TaskStore: Sendable {
 
     // MARK: Reconciler scans
 
-    /// Queued or retrying tasks with no message published, older than `grace`.
-    func unpublished(olderThan grace: Duration, limit: Int) async throws -> [PublishTarget] {
+    /// Queued or retrying tasks with no publish recorded: those whose publish failed once older than
+    /// `grace`, the others (most likely a backlog no worker has claimed yet) once older than `confirmAfter`.
+    func unpublished(olderThan grace: Duration, confirmAfter: Duration, limit: Int) async throws -> [PublishTarget] {
         let rows = try await pool.withSession { session in
+            // Two index range scans: a backlog of young unflagged tasks costs nothing to skip.
             try session.execute("""
-                SELECT id, priority, publish_generation FROM tasks
-                WHERE published_at IS NULL AND status IN ('queued', 'retrying')
-                  AND updated_at < now() - $1 * interval '1 millisecond'
-                ORDER BY created_at LIMIT $2
-                """, [Int(grace.milliseconds), limit])
+                (SELECT id, priority, publish_generation FROM tasks
+                 WHERE publish_failed_at IS NOT NULL AND published_at IS NULL AND status IN ('queued', 'retrying')
+                   AND updated_at < now() - $1 * interval '1 millisecond'
+                 ORDER BY updated_at LIMIT $2)
+                UNION
+                (SELECT id, priority, publish_generation FROM tasks
+                 WHERE published_at IS NULL AND status IN ('queued', 'retrying')
+                   AND created_at < now() - $3 * interval '1 millisecond'
+                 ORDER BY created_at LIMIT $2)
+                LIMIT $2
+                """, [Int(grace.milliseconds), limit, Int(confirmAfter.milliseconds)])
         }
         return try rows.rows.map(PublishTarget.init(row:))
     }

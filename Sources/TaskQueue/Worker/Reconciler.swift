@@ -3,8 +3,10 @@ import Logging
 import Synchronization
 
 /// Closes the gaps between PostgreSQL and JetStream. Each pass:
-/// - publishes queued tasks that were committed but never published (broker down, process killed
-///   between INSERT and publish);
+/// - publishes queued tasks the stream was never seen to take (broker down, process killed between
+///   INSERT and publish, or simply a backlog not yet claimed: enqueue does not write the publish
+///   back). A copy the stream already holds is dropped by Nats-Msg-Id and the server's
+///   acknowledgement names the original message, which is then recorded;
 /// - promotes due scheduled tasks to queued and publishes them;
 /// - checks tasks that show no progress: if the stream still holds their message they are a
 ///   backlog and are left alone; if the message is gone (a broker crash lost it) a new message
@@ -43,7 +45,7 @@ final class Reconciler: Sendable {
         var report = ReconcileReport()
         let store = queue.store
 
-        let unpublished = try await store.unpublished(olderThan: configuration.publishGrace, limit: batchLimit)
+        let unpublished = try await store.unpublished(olderThan: configuration.publishGrace, confirmAfter: configuration.confirmAfter, limit: batchLimit)
         report.published = await queue.publish(unpublished).count
 
         let due = try await store.promoteDueScheduled(limit: batchLimit)

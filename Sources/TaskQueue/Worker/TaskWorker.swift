@@ -188,7 +188,10 @@ public final class TaskWorker: Service, Sendable {
         var claimed: [(DeliveryBuffer.Delivery, TaskRecord)] = []
         if !byID.isEmpty {
             do {
-                let outcomes = try await queue.store.claim(Array(byID.keys), workerID: configuration.workerID, lease: lease)
+                let ids = Array(byID.keys)
+                let outcomes = try await queue.store.claim(
+                    ids, sequences: ids.map { byID[$0]?.first?.message.streamSequence ?? 0 },
+                    workerID: configuration.workerID, lease: lease)
                 for (id, deliveries) in byID {
                     for (index, delivery) in deliveries.enumerated() {
                         // Copies of one id in one batch: the first runs it, the rest are duplicates.

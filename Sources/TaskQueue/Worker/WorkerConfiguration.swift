@@ -24,8 +24,14 @@ public struct WorkerConfiguration: Sendable {
     public var reconcilerEnabled: Bool
     /// Reconciler pass interval (default 1 s; also the precision of scheduled tasks).
     public var reconcileInterval: Duration
-    /// An unpublished task younger than this is left to its enqueuer (default 5 s).
+    /// A queued task whose publish failed (NATS down) is published by the reconciler once it is
+    /// this old (default 5 s).
     public var publishGrace: Duration
+    /// A queued task that no claim or reconciler pass has yet seen in the stream (a backlog not yet
+    /// claimed, or an enqueuer killed between INSERT and publish) is published again once it is
+    /// this old, under the same Nats-Msg-Id, so a message the stream holds is not copied (default
+    /// 60 s; keep it inside the stream's duplicate window, 2 min by default).
+    public var confirmAfter: Duration
     /// A published task with no progress for this long has its message checked (default 2 min).
     public var lostAfter: Duration
 
@@ -42,6 +48,7 @@ public struct WorkerConfiguration: Sendable {
         reconcilerEnabled: Bool = true,
         reconcileInterval: Duration = .seconds(1),
         publishGrace: Duration = .seconds(5),
+        confirmAfter: Duration = .seconds(60),
         lostAfter: Duration = .seconds(120)
     ) {
         self.workerID = workerID
@@ -56,6 +63,7 @@ public struct WorkerConfiguration: Sendable {
         self.reconcilerEnabled = reconcilerEnabled
         self.reconcileInterval = reconcileInterval
         self.publishGrace = publishGrace
+        self.confirmAfter = confirmAfter
         self.lostAfter = lostAfter
     }
 

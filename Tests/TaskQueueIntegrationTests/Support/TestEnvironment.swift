@@ -65,7 +65,8 @@ struct TestEnvironment {
         shutdownTimeout: Duration = .seconds(10),
         reconcile: Bool = true,
         lostAfter: Duration = .seconds(120),
-        publishGrace: Duration = .seconds(1)
+        publishGrace: Duration = .seconds(1),
+        confirmAfter: Duration = .seconds(60)
     ) -> WorkerConfiguration {
         WorkerConfiguration(
             workerID: id,
@@ -76,6 +77,7 @@ struct TestEnvironment {
             reconcilerEnabled: reconcile,
             reconcileInterval: .milliseconds(200),
             publishGrace: publishGrace,
+            confirmAfter: confirmAfter,
             lostAfter: lostAfter
         )
     }
