@@ -61,7 +61,7 @@ struct Runner {
             log("burn-down: enqueueing \(total) no-op tasks through the batch API")
             let clock = ContinuousClock()
             let started = clock.now
-            let chunk = 5_000
+            let chunk = 10_000
             for offset in stride(from: 0, to: total, by: chunk) {
                 let tasks = (offset..<min(offset + chunk, total)).map { _ in NewTask(type: "noop", payloadJSON: "{}") }
                 _ = try await stack.queue.enqueueBatch(tasks)

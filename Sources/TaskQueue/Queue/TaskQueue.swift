@@ -99,28 +99,38 @@ public final class TaskQueue: Sendable {
     }
 
     /// Enqueues many tasks: one INSERT per chunk of a thousand, then one asynchronous publish burst
-    /// per chunk, the burst overlapping the next chunk's INSERT. Every task that could be created
-    /// is created and published; the first failure is then thrown.
+    /// per chunk, with up to three chunks in flight on their own connections (so one chunk's
+    /// publish overlaps the next one's INSERT). Results come back in the order of `tasks`; the
+    /// stream may receive the chunks in a different order. Every task that could be created is
+    /// created and published; the first failure is then thrown.
     public func enqueueBatch(_ tasks: [NewTask]) async throws -> [EnqueueResult] {
         for task in tasks { try Self.validate(task) }
+        let chunks = stride(from: 0, to: tasks.count, by: 1000).map { Array(tasks[$0..<min($0 + 1000, tasks.count)]) }
+        var byChunk = [[Result<EnqueueResult, TaskQueueError>]](repeating: [], count: chunks.count)
+        let inFlight = max(1, min(3, configuration.postgres.poolSize))
+        await withTaskGroup(of: (Int, [Result<EnqueueResult, TaskQueueError>]).self) { group in
+            var next = 0
+            func startNext() {
+                guard next < chunks.count else { return }
+                let index = next
+                next += 1
+                group.addTask { (index, await self.insertAndPublish(chunks[index])) }
+            }
+            for _ in 0..<inFlight { startNext() }
+            for await (index, results) in group {
+                byChunk[index] = results
+                startNext()
+            }
+        }
         var results: [EnqueueResult] = []
         results.reserveCapacity(tasks.count)
         var firstFailure: TaskQueueError?
-        func collect(_ chunk: [Result<EnqueueResult, TaskQueueError>]) {
-            for result in chunk {
-                switch result {
-                case .success(let value): results.append(value)
-                case .failure(let error): firstFailure = firstFailure ?? error
-                }
+        for result in byChunk.joined() {
+            switch result {
+            case .success(let value): results.append(value)
+            case .failure(let error): firstFailure = firstFailure ?? error
             }
         }
-        var publishing: Task<[Result<EnqueueResult, TaskQueueError>], Never>?
-        for start in stride(from: 0, to: tasks.count, by: 1000) {
-            let inserted = await insert(Array(tasks[start..<min(start + 1000, tasks.count)]))
-            if let publishing { collect(await publishing.value) }
-            publishing = Task { await self.publishInserted(inserted) }
-        }
-        if let publishing { collect(await publishing.value) }
         if let firstFailure { throw firstFailure }
         return results
     }
