@@ -28,6 +28,21 @@ struct TaskLifecycleTests {
         }
     }
 
+    @Test func theClaimRecordsTheMessageThatCarriedTheTask() async throws {
+        try await TestEnvironment.with { env in
+            let log = RunLog()
+            let worker = env.startWorker(try testRegistry(log), configuration: env.workerConfiguration(reconcile: false))
+            let result = try await env.queue.enqueue("noop", payload: Empty())
+            // Enqueue does not write the publish back; with no reconciler running, only the claim can.
+            try await env.waitFor(result.task.id, .completed)
+            let rows = try await env.queue.execute("SELECT published_seq::text AS seq, published_at IS NOT NULL AS recorded FROM tasks WHERE id = $1",
+                                                   [result.task.id.postgresText])
+            #expect(rows.first?["seq"] == "1")
+            #expect(rows.first?["recorded"] == "t")
+            try await worker.stop()
+        }
+    }
+
     @Test func retryThenSuccessRespectsBackoff() async throws {
         try await TestEnvironment.with { env in
             let log = RunLog()
