@@ -21,11 +21,11 @@ public struct APIError: HTTPResponseError, Sendable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var error: [String: Any] = ["code": code, "message": message]
-        if let field { error["field"] = field }
+        var error: JSONObject = ["code": .string(code), "message": .string(message)]
+        if let field { error["field"] = .string(field) }
         var headers = self.headers
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try JSON.encode(["error": error]))))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONValue.object(["error": .object(error)]).bytes)))
     }
 
     static func invalid(_ field: String, _ code: String, _ message: String) -> APIError {
@@ -46,13 +46,9 @@ public struct APIError: HTTPResponseError, Sendable {
     }
 }
 
-/// JSON encoding through Foundation's serializer, which keeps raw task payloads as they are.
+/// JSON responses.
 enum JSON {
-    static func encode(_ value: Any) throws -> [UInt8] {
-        Array(try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]))
-    }
-
-    static func response(_ value: Any, status: HTTPResponse.Status = .ok) throws -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encode(value))))
+    static func response(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: value.bytes)))
     }
 }

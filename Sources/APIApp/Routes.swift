@@ -34,7 +34,7 @@ public enum Routes {
         router.add(middleware: AccessMiddleware())
         router.add(middleware: MetricsMiddleware())
 
-        router.get("/api/v1/health") { _, _ in try JSON.response(["status": "ok"]) }
+        router.get("/api/v1/health") { _, _ in JSON.response(.object(["status": "ok"])) }
         router.get("/api/v1/ready") { _, _ in try await ready(queue) }
         router.get("/api/v1/openapi.yaml") { _, _ in try openAPIDocument() }
         router.get("/api/v1/stats") { _, _ in try await stats(queue) }
@@ -46,19 +46,19 @@ public enum Routes {
         tasks.get(":id") { _, context in
             let id = try taskID(context)
             guard let task = try await queue.task(id) else { throw notFound(id) }
-            return try JSON.response(TaskJSON.task(task))
+            return JSON.response(TaskJSON.task(task))
         }
         tasks.get(":id/executions") { _, context in
             let id = try taskID(context)
             guard try await queue.task(id) != nil else { throw notFound(id) }
             let executions = try await queue.executions(of: id)
-            return try JSON.response(["task_id": id.uuidString.lowercased(), "executions": executions.map(TaskJSON.execution)])
+            return JSON.response(.object(["task_id": .string(id.uuidString.lowercased()), "executions": .array(executions.map(TaskJSON.execution))]))
         }
         tasks.post(":id/cancel") { _, context in
-            try JSON.response(TaskJSON.task(try await queue.cancel(try taskID(context))))
+            JSON.response(TaskJSON.task(try await queue.cancel(try taskID(context))))
         }
         tasks.post(":id/retry") { _, context in
-            try JSON.response(TaskJSON.task(try await queue.replay(try taskID(context))))
+            JSON.response(TaskJSON.task(try await queue.replay(try taskID(context))))
         }
         return router
     }
@@ -82,7 +82,7 @@ public enum Routes {
         } else {
             context.logger.debug("idempotent repeat", metadata: ["task.id": "\(result.task.id)"])
         }
-        var response = try JSON.response(TaskJSON.task(result.task), status: result.created ? .created : .ok)
+        var response = JSON.response(TaskJSON.task(result.task), status: result.created ? .created : .ok)
         response.headers[.location] = "/api/v1/tasks/\(result.task.id.uuidString.lowercased())"
         return response
     }
@@ -122,47 +122,51 @@ public enum Routes {
         } catch let error as TaskQueueError where error.code == .invalidArgument {
             throw APIError.invalid("cursor", "invalid_cursor", "cursor is not one this API returned")
         }
-        return try JSON.response(["tasks": page.tasks.map(TaskJSON.task), "next_cursor": page.nextCursor.map { $0 as Any } ?? NSNull()])
+        return JSON.response(.object(["tasks": .array(page.tasks.map(TaskJSON.task)), "next_cursor": .nullable(page.nextCursor)]))
     }
 
     static func ready(_ queue: TaskQueue) async throws -> Response {
-        var checks: [String: String] = [:]
+        var postgresOK = true
         do {
             try await queue.pingDatabase()
-            checks["postgresql"] = "ok"
         } catch {
-            checks["postgresql"] = "unavailable"
+            postgresOK = false
         }
-        checks["nats"] = queue.natsConnected ? "ok" : "unavailable"
-        let ready = checks.values.allSatisfy { $0 == "ok" }
-        return try JSON.response(["status": ready ? "ready" : "unavailable", "checks": checks],
-                                 status: ready ? .ok : .serviceUnavailable)
+        let natsOK = queue.natsConnected
+        let ready = postgresOK && natsOK
+        return JSON.response(.object([
+            "status": .string(ready ? "ready" : "unavailable"),
+            "checks": .object(["nats": .string(natsOK ? "ok" : "unavailable"), "postgresql": .string(postgresOK ? "ok" : "unavailable")]),
+        ]), status: ready ? .ok : .serviceUnavailable)
     }
 
     static func stats(_ queue: TaskQueue) async throws -> Response {
         let counts = try await queue.counts()
         let recent = try await queue.finishedRecently()
-        var body: [String: Any] = [
-            "tasks": [
-                "by_status": Dictionary(uniqueKeysWithValues: counts.byStatus.map { ($0.key.rawValue, $0.value) }),
-                "by_priority": Dictionary(uniqueKeysWithValues: counts.byPriority.map { ($0.key.rawValue, $0.value) }),
-            ],
-            "last_minute": ["completed": recent.completed, "failed": recent.failed],
+        func tally<Key: RawRepresentable<String>>(_ counts: [Key: Int]) -> JSONValue {
+            .object(JSONObject(counts.map { ($0.key.rawValue, JSONValue.int($0.value)) }.sorted { $0.0 < $1.0 }))
+        }
+        var body: JSONObject = [
+            "tasks": .object(["by_status": tally(counts.byStatus), "by_priority": tally(counts.byPriority)]),
+            "last_minute": .object(["completed": .int(recent.completed), "failed": .int(recent.failed)]),
         ]
         if queue.natsConnected, let state = try? await queue.streamState() {
-            body["stream"] = state.work.map { ["name": $0.name, "messages": $0.messages, "bytes": $0.bytes] } ?? NSNull()
-            body["consumers"] = state.consumers.map { consumer in
-                ["name": consumer.name, "filter_subject": consumer.filterSubject, "pending": consumer.pending,
-                 "ack_pending": consumer.ackPending, "redelivered": consumer.redelivered, "waiting": consumer.waiting] as [String: Any]
-            }
-            body["dead_letters"] = state.deadLetters.map { Int($0.messages) } ?? 0
+            body["stream"] = state.work.map {
+                .object(["name": .string($0.name), "messages": .int(Int($0.messages)), "bytes": .int(Int($0.bytes))])
+            } ?? .null
+            body["consumers"] = .array(state.consumers.map { consumer in
+                .object(["name": .string(consumer.name), "filter_subject": .string(consumer.filterSubject),
+                         "pending": .int(Int(consumer.pending)), "ack_pending": .int(consumer.ackPending),
+                         "redelivered": .int(consumer.redelivered), "waiting": .int(consumer.waiting)])
+            })
+            body["dead_letters"] = .int(state.deadLetters.map { Int($0.messages) } ?? 0)
         } else {
-            body["stream"] = NSNull()
-            body["consumers"] = [Any]()
-            body["dead_letters"] = NSNull()
+            body["stream"] = .null
+            body["consumers"] = .array([])
+            body["dead_letters"] = .null
             body["nats"] = "unavailable"
         }
-        return try JSON.response(body)
+        return JSON.response(.object(body))
     }
 
     static func openAPIDocument() throws -> Response {

@@ -1,44 +1,39 @@
 import Foundation
 import TaskQueue
 
-/// How tasks, executions and stats look on the wire.
+/// How tasks and executions look on the wire.
 enum TaskJSON {
-    static func timestamp(_ date: Date?) -> Any {
-        guard let date else { return NSNull() }
-        return Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
+    static func task(_ task: TaskRecord) -> JSONValue {
+        .object([
+            "id": .string(task.id.uuidString.lowercased()),
+            "type": .string(task.type),
+            // PostgreSQL's jsonb text, valid JSON as stored.
+            "payload": task.payload.isEmpty ? .null : .raw(task.payload),
+            "priority": .string(task.priority.rawValue),
+            "status": .string(task.status.rawValue),
+            "attempts": .int(task.attempts),
+            "max_attempts": .int(task.maxAttempts),
+            "run_at": .timestamp(task.runAt),
+            "idempotency_key": .nullable(task.idempotencyKey),
+            "last_error": .nullable(task.lastError),
+            "published": .bool(task.publishedAt != nil),
+            "created_at": .timestamp(task.createdAt),
+            "updated_at": .timestamp(task.updatedAt),
+            "started_at": .timestamp(task.startedAt),
+            "finished_at": .timestamp(task.finishedAt),
+        ])
     }
 
-    static func task(_ task: TaskRecord) -> [String: Any] {
-        let payload = (try? JSONSerialization.jsonObject(with: Data(task.payload.utf8), options: [.fragmentsAllowed])) ?? NSNull()
-        return [
-            "id": task.id.uuidString.lowercased(),
-            "type": task.type,
-            "payload": payload,
-            "priority": task.priority.rawValue,
-            "status": task.status.rawValue,
-            "attempts": task.attempts,
-            "max_attempts": task.maxAttempts,
-            "run_at": timestamp(task.runAt),
-            "idempotency_key": task.idempotencyKey ?? NSNull(),
-            "last_error": task.lastError ?? NSNull(),
-            "published": task.publishedAt != nil,
-            "created_at": timestamp(task.createdAt),
-            "updated_at": timestamp(task.updatedAt),
-            "started_at": timestamp(task.startedAt),
-            "finished_at": timestamp(task.finishedAt),
-        ]
-    }
-
-    static func execution(_ execution: TaskExecution) -> [String: Any] {
-        [
-            "task_id": execution.taskID.uuidString.lowercased(),
-            "attempt": execution.attempt,
-            "status": execution.status.rawValue,
-            "error": execution.error ?? NSNull(),
-            "worker_id": execution.workerID,
-            "started_at": timestamp(execution.startedAt),
-            "finished_at": timestamp(execution.finishedAt),
-            "duration_ms": execution.durationMilliseconds ?? NSNull(),
-        ]
+    static func execution(_ execution: TaskExecution) -> JSONValue {
+        .object([
+            "task_id": .string(execution.taskID.uuidString.lowercased()),
+            "attempt": .int(execution.attempt),
+            "status": .string(execution.status.rawValue),
+            "error": .nullable(execution.error),
+            "worker_id": .string(execution.workerID),
+            "started_at": .timestamp(execution.startedAt),
+            "finished_at": .timestamp(execution.finishedAt),
+            "duration_ms": execution.durationMilliseconds.map(JSONValue.double) ?? .null,
+        ])
     }
 }

@@ -39,7 +39,7 @@ final class Stack: @unchecked Sendable {
         env["NATS_SUBJECT_PREFIX"] = name
         env["NATS_CONSUMER_NAME"] = name
         env["LOG_LEVEL"] = "warning"
-        env["LOG_FORMAT"] = "text"
+        env["LOG_FORMAT"] = "json"  // the default, as deployed
         return env
     }
 

@@ -105,6 +105,19 @@ public struct NewTask: Sendable {
         self.init(type: type, payloadJSON: String(decoding: data, as: UTF8.self), priority: priority,
                   maxAttempts: maxAttempts, runAt: when, idempotencyKey: idempotencyKey)
     }
+
+    /// Whether `type` is a valid task type name: 1-128 characters from `[A-Za-z0-9._:-]`.
+    public static func isValidType(_ type: String) -> Bool {
+        let utf8 = type.utf8
+        guard !utf8.isEmpty, utf8.count <= 128 else { return false }
+        return utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "-"): true
+            default: false
+            }
+        }
+    }
 }
 
 /// The result of an enqueue: the task and whether this call created it.

@@ -286,8 +286,7 @@ public final class TaskQueue: Sendable {
     }
 
     static func validate(_ task: NewTask) throws {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")
-        guard !task.type.isEmpty, task.type.count <= 128, task.type.allSatisfy(allowed.contains) else {
+        guard NewTask.isValidType(task.type) else {
             throw TaskQueueError(.invalidArgument, "task type must be 1-128 characters from [A-Za-z0-9._:-]")
         }
         if let maxAttempts = task.maxAttempts, !(1...100).contains(maxAttempts) {

@@ -8,8 +8,12 @@ struct TaskStore: Sendable {
     /// Every statement that changes several tasks first locks them in id order. Without one order,
     /// two statements (say a claim and a finish, or a publish mark) lock the same rows in different
     /// orders and PostgreSQL aborts one of them as a deadlock (seen under load).
-    static func lockInIDOrder(_ ids: String) -> String {
-        "locked AS MATERIALIZED (SELECT id FROM tasks WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE)"
+    ///
+    /// `columns` come from the row version the lock was taken on (the newest), so statements check
+    /// a task's state on `locked` and reach `tasks` by id alone: every access to `tasks` stays on
+    /// the primary key whatever the planner believes about the status columns.
+    static func lockInIDOrder(_ ids: String, columns: String = "") -> String {
+        "locked AS MATERIALIZED (SELECT id\(columns.isEmpty ? "" : ", " + columns) FROM tasks WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE)"
     }
 
     static let taskColumns = """
@@ -138,7 +142,7 @@ struct TaskStore: Sendable {
         let rows = try await pool.withSession { session in
             try session.execute("""
                 WITH input AS (SELECT DISTINCT ON (id) id, seq FROM unnest($1::uuid[], $4::int8[]) AS i(id, seq)),
-                \(Self.lockInIDOrder("$1::uuid[]")),
+                \(Self.lockInIDOrder("$1::uuid[]", columns: "status, run_at, lease_expires_at")),
                 claimed AS (
                     UPDATE tasks t
                     SET status = 'running', attempts = t.attempts + 1, lease_owner = $2,
@@ -147,9 +151,9 @@ struct TaskStore: Sendable {
                         published_at = coalesce(t.published_at, now()),
                         published_seq = coalesce(t.published_seq, nullif(input.seq, 0))
                     FROM locked JOIN input ON input.id = locked.id
-                    WHERE t.id = locked.id AND t.run_at <= now()
-                      AND (t.status IN ('queued', 'retrying', 'scheduled')
-                           OR (t.status = 'running' AND t.lease_expires_at < now()))
+                    WHERE t.id = ANY($1::uuid[]) AND t.id = locked.id AND locked.run_at <= now()
+                      AND (locked.status IN ('queued', 'retrying', 'scheduled')
+                           OR (locked.status = 'running' AND locked.lease_expires_at < now()))
                     RETURNING \(Self.taskColumns), t.lease_owner AS previous_owner
                 ),
                 abandoned AS (
@@ -160,7 +164,7 @@ struct TaskStore: Sendable {
                     FROM claimed c
                     -- Each claim closes the attempt before it, so only the previous one can be open;
                     -- equality keeps this on the (task_id, attempt) index instead of a table scan.
-                    WHERE e.task_id = c.id AND e.attempt = c.attempts - 1 AND e.status = 'started'
+                    WHERE e.task_id = ANY($1::uuid[]) AND e.task_id = c.id AND e.attempt = c.attempts - 1 AND e.status = 'started'
                 ),
                 started AS (
                     INSERT INTO task_executions (task_id, attempt, status, worker_id)
@@ -176,7 +180,7 @@ struct TaskStore: Sendable {
                        extract(epoch FROM t.run_at - now()) * 1000,
                        coalesce(extract(epoch FROM t.lease_expires_at - now()) * 1000, 0)
                 FROM tasks t JOIN input i ON i.id = t.id
-                WHERE t.id NOT IN (SELECT id FROM claimed)
+                WHERE t.id = ANY($1::uuid[]) AND t.id NOT IN (SELECT id FROM claimed)
                 """, [PostgresArray(ids), workerID, Int(lease.milliseconds), PostgresArray(sequences.map { Int64(bitPattern: $0) })])
         }
         var outcomes: [UUID: ClaimOutcome] = [:]
@@ -212,7 +216,7 @@ struct TaskStore: Sendable {
                     SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::float8[])
                         AS i(id, attempt, status, error, delay_ms)
                 ),
-                \(Self.lockInIDOrder("$1::uuid[]")),
+                \(Self.lockInIDOrder("$1::uuid[]", columns: "status, attempts")),
                 updated AS (
                     UPDATE tasks t
                     SET status = i.status, last_error = i.error,
@@ -220,7 +224,7 @@ struct TaskStore: Sendable {
                         finished_at = CASE WHEN i.status IN ('completed', 'failed') THEN now() ELSE NULL END,
                         lease_owner = NULL, lease_expires_at = NULL, updated_at = now(), version = t.version + 1
                     FROM input i JOIN locked ON locked.id = i.id
-                    WHERE t.id = i.id AND t.status = 'running' AND t.attempts = i.attempt
+                    WHERE t.id = ANY($1::uuid[]) AND t.id = i.id AND locked.status = 'running' AND locked.attempts = i.attempt
                     RETURNING \(Self.taskColumns)
                 ),
                 recorded AS (
@@ -229,7 +233,7 @@ struct TaskStore: Sendable {
                         error = i.error, finished_at = now(),
                         duration_ms = extract(epoch FROM now() - e.started_at) * 1000
                     FROM input i JOIN updated u ON u.id = i.id
-                    WHERE e.task_id = i.id AND e.attempt = i.attempt AND e.status = 'started'
+                    WHERE e.task_id = ANY($1::uuid[]) AND e.task_id = i.id AND e.attempt = i.attempt AND e.status = 'started'
                 )
                 SELECT * FROM updated
                 """, [
@@ -315,17 +319,28 @@ struct TaskStore: Sendable {
             cursorTime = decoded.createdAt
             cursorID = decoded.id
         }
-        let rows = try await pool.withSession { [cursorTime, cursorID] session in
-            try session.execute("""
-                SELECT \(Self.taskColumns) FROM tasks t
-                WHERE ($1::text IS NULL OR t.status = $1)
-                  AND ($2::text IS NULL OR t.type = $2)
-                  AND ($3::text IS NULL OR t.priority = $3)
-                  AND ($4::timestamptz IS NULL OR (t.created_at, t.id) < ($4::timestamptz, $5::uuid))
-                ORDER BY t.created_at DESC, t.id DESC
-                LIMIT $6
-                """, [query.status?.rawValue, query.type, query.priority?.rawValue, cursorTime, cursorID, limit + 1])
+        // Only the filters given go into the statement: sessions keep one generic plan per
+        // statement text, and each combination of filters needs its own (at most 16 of them).
+        var conditions: [String] = []
+        var parameters: [PostgresEncodable?] = []
+        func add(_ condition: (Int) -> String, _ values: [PostgresEncodable?]) {
+            conditions.append(condition(parameters.count + 1))
+            parameters.append(contentsOf: values)
         }
+        if let status = query.status { add({ "t.status = $\($0)" }, [status.rawValue]) }
+        if let type = query.type { add({ "t.type = $\($0)" }, [type]) }
+        if let priority = query.priority { add({ "t.priority = $\($0)" }, [priority.rawValue]) }
+        if let cursorTime, let cursorID {
+            add({ "(t.created_at, t.id) < ($\($0)::timestamptz, $\($0 + 1)::uuid)" }, [cursorTime, cursorID])
+        }
+        parameters.append(limit + 1)
+        let sql = """
+            SELECT \(Self.taskColumns) FROM tasks t
+            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+            ORDER BY t.created_at DESC, t.id DESC
+            LIMIT $\(parameters.count)
+            """
+        let rows = try await pool.withSession { [parameters] session in try session.execute(sql, parameters) }
         var tasks = try rows.rows.map(TaskRecord.init(row:))
         var next: String?
         if tasks.count > limit {
