@@ -23,4 +23,25 @@ import Testing
         #expect(texts == texts.sorted())
         #expect(Set(ids).count == ids.count)
     }
+
+    @Test func manyIDsAtOnceAreDistinctVersion7IDs() {
+        let ids = UUID.timeOrdered(count: 1000)
+        #expect(Set(ids).count == 1000)
+        for id in ids {
+            let bytes = withUnsafeBytes(of: id.uuid) { Array($0) }
+            #expect(bytes[6] >> 4 == 7 && bytes[8] >> 6 == 0b10)
+        }
+        #expect(UUID.timeOrdered(count: 0).isEmpty)
+    }
+
+    @Test func textFormMatchesFoundationAndParsesBack() {
+        for id in [UUID(), UUID.timeOrdered(), UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))] {
+            #expect(id.lowercasedText == id.uuidString.lowercased())
+            #expect(UUID(canonicalText: id.lowercasedText) == id)
+            #expect(UUID(canonicalText: id.uuidString) == id)
+        }
+        let bad = ["", "not-a-uuid", "01a2085d-a87b-77fb-8e53-11638f6e2e8", "01a2085d-a87b-77fb-8e53-11638f6e2e844",
+                   "01a2085da87b-77fb-8e53-11638f6e2e84-", "01a2085d-a87b-77fb-8e53-11638f6e2e8g", "{01a2085d-a87b-77fb-8e53-11638f6e2e84}"]
+        for text in bad { #expect(UUID(canonicalText: text) == nil, "\(text)") }
+    }
 }

@@ -10,7 +10,7 @@ extension Int: PostgresEncodable { var postgresText: String { String(self) } }
 extension Int64: PostgresEncodable { var postgresText: String { String(self) } }
 extension Double: PostgresEncodable { var postgresText: String { String(self) } }
 extension Bool: PostgresEncodable { var postgresText: String { self ? "t" : "f" } }
-extension UUID: PostgresEncodable { var postgresText: String { uuidString.lowercased() } }
+extension UUID: PostgresEncodable { var postgresText: String { lowercasedText } }
 extension Date: PostgresEncodable { var postgresText: String { PostgresTimestamp.format(self) } }
 
 /// A one-dimensional array literal; every element is quoted, NULL stays bare.
@@ -22,17 +22,22 @@ struct PostgresArray: PostgresEncodable {
     init<E: PostgresEncodable>(_ elements: [E?]) { self.elements = elements.map { $0?.postgresText } }
 
     var postgresText: String {
-        var text = "{"
+        var text: [UInt8] = [UInt8(ascii: "{")]
+        text.reserveCapacity(elements.reduce(2) { $0 + ($1?.utf8.count ?? 4) + 3 })
         for (offset, element) in elements.enumerated() {
-            if offset > 0 { text += "," }
-            guard let element else { text += "NULL"; continue }
-            text += "\""
-            for character in element {
-                if character == "\"" || character == "\\" { text.append("\\") }
-                text.append(character)
+            if offset > 0 { text.append(UInt8(ascii: ",")) }
+            guard let element else {
+                text.append(contentsOf: "NULL".utf8)
+                continue
             }
-            text += "\""
+            text.append(UInt8(ascii: "\""))
+            for byte in element.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { text.append(UInt8(ascii: "\\")) }
+                text.append(byte)
+            }
+            text.append(UInt8(ascii: "\""))
         }
-        return text + "}"
+        text.append(UInt8(ascii: "}"))
+        return String(decoding: text, as: UTF8.self)
     }
 }

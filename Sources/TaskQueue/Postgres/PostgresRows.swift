@@ -89,7 +89,7 @@ struct PostgresRow: Sendable {
     }
 
     func uuid(_ column: String) throws -> UUID {
-        guard let value = UUID(uuidString: try string(column)) else {
+        guard let value = UUID(canonicalText: try string(column)) else {
             throw TaskQueueError(.databaseError, "column \(column) is not a uuid")
         }
         return value

@@ -5,17 +5,83 @@ extension UUID {
     /// this way arrive in roughly ascending order, so new rows land on the right-hand pages of the
     /// primary-key and execution indexes instead of on a random page each.
     static func timeOrdered(at date: Date = Date()) -> UUID {
-        var generator = SystemRandomNumberGenerator()
+        timeOrdered(count: 1, at: date)[0]
+    }
+
+    /// `count` version 7 UUIDs sharing one timestamp, their random bits drawn in one call.
+    static func timeOrdered(count: Int, at date: Date = Date()) -> [UUID] {
+        guard count > 0 else { return [] }
         let milliseconds = UInt64(max(0, date.timeIntervalSince1970 * 1000))
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
+        var random = [UInt8](repeating: 0, count: 16 * count)
+        var generator = SystemRandomNumberGenerator()
+        random.withUnsafeMutableBytes { buffer in
+            // 8 bytes per call to the system generator rather than 8 per UUID half.
+            for offset in stride(from: 0, to: buffer.count, by: 8) {
+                buffer.storeBytes(of: generator.next() as UInt64, toByteOffset: offset, as: UInt64.self)
+            }
+        }
+        return (0..<count).map { index in
+            var bytes = Array(random[(16 * index)..<(16 * index + 16)])
+            for byte in 0..<6 { bytes[byte] = UInt8(truncatingIfNeeded: milliseconds >> (40 - 8 * UInt64(byte))) }
+            bytes[6] = 0x70 | (bytes[6] & 0x0F)  // version 7
+            bytes[8] = 0x80 | (bytes[8] & 0x3F)  // RFC 9562 variant
+            return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                               bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// The canonical lowercase form (`01a2085d-a87b-77fb-8e53-11638f6e2e84`), as PostgreSQL prints
+    /// a uuid. Written directly: Foundation's `uuidString` formats through `sprintf`.
+    var lowercasedText: String {
+        withUnsafeBytes(of: uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { output in
+                var position = 0
+                for (index, byte) in bytes.enumerated() {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        output[position] = UInt8(ascii: "-")
+                        position += 1
+                    }
+                    output[position] = Self.hexDigits[Int(byte >> 4)]
+                    output[position + 1] = Self.hexDigits[Int(byte & 0x0F)]
+                    position += 2
+                }
+                return position
+            }
+        }
+    }
+
+    /// Parses the canonical 8-4-4-4-12 hex form in either case; nil for anything else.
+    init?(canonicalText text: String) {
         var bytes = [UInt8](repeating: 0, count: 16)
-        for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (40 - 8 * UInt64(index))) }
-        for index in 6..<8 { bytes[index] = UInt8(truncatingIfNeeded: high >> (8 * UInt64(index))) }
-        for index in 8..<16 { bytes[index] = UInt8(truncatingIfNeeded: low >> (8 * UInt64(index - 8))) }
-        bytes[6] = 0x70 | (bytes[6] & 0x0F)  // version 7
-        bytes[8] = 0x80 | (bytes[8] & 0x3F)  // RFC 9562 variant
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        var count = 0
+        var high: UInt8?
+        var position = 0
+        for character in text.utf8 {
+            defer { position += 1 }
+            if position == 8 || position == 13 || position == 18 || position == 23 {
+                guard character == UInt8(ascii: "-") else { return nil }
+                continue
+            }
+            let nibble: UInt8
+            switch character {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = character - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = character - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = character - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            guard count < 16 else { return nil }
+            if let first = high {
+                bytes[count] = first << 4 | nibble
+                count += 1
+                high = nil
+            } else {
+                high = nibble
+            }
+        }
+        guard position == 36, count == 16 else { return nil }
+        self.init(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                         bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
     }
 }

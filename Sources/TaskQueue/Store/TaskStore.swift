@@ -29,7 +29,7 @@ struct TaskStore: Sendable {
     /// One result per task, in order: one caller's conflict does not fail the others in the batch.
     static func insert(_ tasks: [NewTask], defaultMaxAttempts: Int, session: PostgresSession) throws -> [Result<EnqueueResult, TaskQueueError>] {
         guard !tasks.isEmpty else { return [] }
-        let ids = tasks.map { _ in UUID.timeOrdered() }
+        let ids = UUID.timeOrdered(count: tasks.count)
         let inserted = try session.execute("""
             WITH input AS (
                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::int[], $6::timestamptz[], $7::text[])
@@ -41,7 +41,7 @@ struct TaskStore: Sendable {
                    max_attempts, coalesce(run_at, now()), idempotency_key
             FROM input
             ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-            RETURNING \(taskColumns)
+            RETURNING t.id, t.payload::text AS payload, t.status, t.run_at, t.created_at
             """, [
                 PostgresArray(ids),
                 PostgresArray(tasks.map(\.type)),
@@ -51,10 +51,22 @@ struct TaskStore: Sendable {
                 PostgresArray(tasks.map(\.runAt)),
                 PostgresArray(tasks.map(\.idempotencyKey)),
             ])
+        // Only what the database decided comes back; the rest of a new row is what we sent
+        // and the table's defaults (decoding whole rows cost more than the INSERT itself).
+        let sent = Dictionary(uniqueKeysWithValues: zip(ids, tasks))
         var byID: [UUID: TaskRecord] = [:]
         for row in inserted.rows {
-            let task = try TaskRecord(row: row)
-            byID[task.id] = task
+            let id = try row.uuid("id")
+            guard let task = sent[id], let status = TaskStatus(rawValue: try row.string("status")) else {
+                throw TaskQueueError(.databaseError, "the insert returned an unexpected row for task \(id)")
+            }
+            let createdAt = try row.date("created_at")
+            byID[id] = TaskRecord(
+                id: id, type: task.type, payload: try row.string("payload"), priority: task.priority, status: status,
+                attempts: 0, maxAttempts: task.maxAttempts ?? defaultMaxAttempts, attemptBase: 0,
+                runAt: try row.date("run_at"), idempotencyKey: task.idempotencyKey, lastError: nil, leaseOwner: nil,
+                leaseExpiresAt: nil, publishedAt: nil, createdAt: createdAt, updatedAt: createdAt, startedAt: nil, finishedAt: nil
+            )
         }
         var existingByKey: [String: TaskRecord] = [:]
         let missingKeys = zip(ids, tasks).compactMap { id, task in byID[id] == nil ? task.idempotencyKey : nil }

@@ -172,7 +172,7 @@ public final class TaskWorker: Service, Sendable {
         var byID: [UUID: [DeliveryBuffer.Delivery]] = [:]
         var settled = 0
         for delivery in batch {
-            guard let text = delivery.message.text, let id = UUID(uuidString: text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            guard let text = delivery.message.text, let id = UUID(canonicalText: text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
                 // Not a task id: it can never become one, so it must not come back.
                 logger.warning("terminating a message that is not a task id", metadata: [
                     LogKey.subject: "\(delivery.message.subject)", LogKey.streamSequence: "\(delivery.message.streamSequence)",
