@@ -17,8 +17,14 @@ public final class JetStreamMessage: @unchecked Sendable {
     /// How many times JetStream has delivered it (1 on the first delivery).
     public let deliveryCount: UInt64
 
-    init(taking handle: OpaquePointer) {
+    /// Where a plain acknowledgement goes out (see `ack`); nil sends it the usual way.
+    private let acker: NATSClient?
+    private let reply: String?
+
+    init(taking handle: OpaquePointer, acker: NATSClient? = nil) {
         self.handle = handle
+        self.acker = acker
+        reply = natsMsg_GetReply(handle).map { String(cString: $0) }
         let length = Int(natsMsg_GetDataLength(handle))
         if length > 0, let bytes = natsMsg_GetData(handle) {
             data = bytes.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
@@ -42,8 +48,14 @@ public final class JetStreamMessage: @unchecked Sendable {
     /// The body as UTF-8 text, when it is valid UTF-8.
     public var text: String? { String(validating: data, as: UTF8.self) }
 
-    /// Acknowledges: the message is done and leaves the work-queue stream.
-    public func ack() throws { try natsCheck(natsMsg_Ack(handle, nil), "ack") }
+    /// Acknowledges: the message is done and leaves the work-queue stream. An acknowledgement is
+    /// a `+ACK` to the message's reply subject; it goes out on the buffered connection, so a
+    /// batch of them costs one socket write. (Naks, terms and in-progress signals stay on the
+    /// immediate connection: they steer redelivery and should not wait.)
+    public func ack() throws {
+        guard let acker, let reply else { return try natsCheck(natsMsg_Ack(handle, nil), "ack") }
+        try acker.publishBuffered(subject: reply, data: Array("+ACK".utf8))
+    }
 
     /// Asks for redelivery at once.
     public func nak() throws { try natsCheck(natsMsg_Nak(handle, nil), "nak") }

@@ -219,6 +219,16 @@ final class NATSClient: @unchecked Sendable {
         }
     }
 
+    /// Publishes a plain NATS message on the buffered connection and returns at once; nats.c
+    /// writes it with whatever else is queued within about a millisecond. For acknowledgements:
+    /// a busy worker's acks go out a batch per write instead of one write each.
+    func publishBuffered(subject: String, data: [UInt8]) throws {
+        let status = data.withUnsafeBytes { bytes in
+            natsConnection_Publish(batchConnection, subject, bytes.baseAddress, Int32(bytes.count))
+        }
+        try natsCheck(status, "publish to \(subject)")
+    }
+
     // MARK: Consuming
 
     /// Binds to an existing durable pull consumer.
@@ -239,7 +249,7 @@ final class NATSClient: @unchecked Sendable {
             guard status == NATS_OK, let subscription else {
                 throw natsError(status, "subscribe to consumer \(consumer)", errorCode: errorCode)
             }
-            return PullSubscription(handle: subscription, consumer: consumer)
+            return PullSubscription(handle: subscription, consumer: consumer, client: self)
         }
     }
 

@@ -10,11 +10,14 @@ final class PullSubscription: @unchecked Sendable {
     private let handle: OpaquePointer
     private let queue: DispatchQueue
     let consumer: String
+    /// Sends the acknowledgements; held so that the connection outlives this subscription.
+    private let client: NATSClient
     private var closed = false
 
-    init(handle: OpaquePointer, consumer: String) {
+    init(handle: OpaquePointer, consumer: String, client: NATSClient) {
         self.handle = handle
         self.consumer = consumer
+        self.client = client
         self.queue = DispatchQueue(label: "taskflow.fetch.\(consumer)")
     }
 
@@ -62,7 +65,7 @@ final class PullSubscription: @unchecked Sendable {
             guard let message = list.Msgs[index] else { continue }
             // Take ownership: natsMsgList_Destroy skips the slots we clear.
             list.Msgs[index] = nil
-            messages.append(JetStreamMessage(taking: message))
+            messages.append(JetStreamMessage(taking: message, acker: client))
         }
         return messages
     }

@@ -219,9 +219,9 @@ struct TaskStore: Sendable {
     }
 
     /// Applies attempt outcomes in one statement. Only the current attempt of a running task may
-    /// finish it; returns the tasks that were updated (a stale attempt is left out).
-    func finish(_ outcomes: [AttemptOutcome]) async throws -> [UUID: TaskRecord] {
-        guard !outcomes.isEmpty else { return [:] }
+    /// finish it; returns the ids of the tasks that were updated (a stale attempt is left out).
+    func finish(_ outcomes: [AttemptOutcome]) async throws -> Set<UUID> {
+        guard !outcomes.isEmpty else { return [] }
         let rows = try await pool.withSession { session in
             try session.execute("""
                 WITH input AS (
@@ -237,7 +237,7 @@ struct TaskStore: Sendable {
                         lease_owner = NULL, lease_expires_at = NULL, updated_at = now(), version = t.version + 1
                     FROM input i JOIN locked ON locked.id = i.id
                     WHERE t.id = ANY($1::uuid[]) AND t.id = i.id AND locked.status = 'running' AND locked.attempts = i.attempt
-                    RETURNING \(Self.taskColumns)
+                    RETURNING t.id
                 ),
                 recorded AS (
                     UPDATE task_executions e
@@ -256,12 +256,7 @@ struct TaskStore: Sendable {
                     PostgresArray(outcomes.map { $0.retryDelay.map { Double($0.milliseconds) } ?? 0 }),
                 ])
         }
-        var updated: [UUID: TaskRecord] = [:]
-        for row in rows.rows {
-            let task = try TaskRecord(row: row)
-            updated[task.id] = task
-        }
-        return updated
+        return Set(try rows.rows.map { try $0.uuid("id") })
     }
 
     /// Extends the leases of tasks this worker still runs; returns the ids whose lease it still holds.

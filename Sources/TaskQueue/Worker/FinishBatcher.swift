@@ -7,7 +7,7 @@ import Logging
 actor FinishBatcher {
     private struct Item {
         let outcome: AttemptOutcome
-        let continuation: CheckedContinuation<Result<TaskRecord?, TaskQueueError>, Never>
+        let continuation: CheckedContinuation<Result<Bool, TaskQueueError>, Never>
     }
 
     private let store: TaskStore
@@ -25,9 +25,10 @@ actor FinishBatcher {
         self.giveUp = giveUp
     }
 
-    /// Records an outcome; returns the updated task, nil when the attempt was stale (another
-    /// worker owns the task now), or an error when the worker stopped before PostgreSQL came back.
-    func submit(_ outcome: AttemptOutcome) async -> Result<TaskRecord?, TaskQueueError> {
+    /// Records an outcome; returns true once it is recorded, false when the attempt was stale
+    /// (another worker owns the task now), or an error when the worker stopped before PostgreSQL
+    /// came back.
+    func submit(_ outcome: AttemptOutcome) async -> Result<Bool, TaskQueueError> {
         await withCheckedContinuation { continuation in
             pending.append(Item(outcome: outcome, continuation: continuation))
             wakeUp?.resume()
@@ -57,12 +58,12 @@ actor FinishBatcher {
         while let batch = await nextBatch() {
             let result = await write(batch.map(\.outcome))
             for item in batch {
-                item.continuation.resume(returning: result.map { $0[item.outcome.taskID] })
+                item.continuation.resume(returning: result.map { $0.contains(item.outcome.taskID) })
             }
         }
     }
 
-    private nonisolated func write(_ outcomes: [AttemptOutcome]) async -> Result<[UUID: TaskRecord], TaskQueueError> {
+    private nonisolated func write(_ outcomes: [AttemptOutcome]) async -> Result<Set<UUID>, TaskQueueError> {
         var delay = Duration.milliseconds(100)
         var failures = 0
         while true {

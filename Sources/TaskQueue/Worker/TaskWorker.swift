@@ -297,7 +297,7 @@ public final class TaskWorker: Service, Sendable {
         }
 
         switch await batcher.submit(outcome) {
-        case .success(let updated?):
+        case .success(true):
             Metrics.finished(type: task.type, status: outcome.status.rawValue, priority: task.priority).increment()
             switch outcome.status {
             case .completed:
@@ -309,13 +309,17 @@ public final class TaskWorker: Service, Sendable {
             case .failed:
                 taskLogger.info("task failed", metadata: [LogKey.error: "\(outcome.error ?? "")"])
                 do {
-                    try await queue.publishDeadLetter(updated)
+                    // The failed row as recorded (its final error and attempt count) is the letter.
+                    guard let failed = try await queue.store.task(task.id) else {
+                        throw TaskQueueError(.taskNotFound, "task \(task.id) is gone", taskID: task.id)
+                    }
+                    try await queue.publishDeadLetter(failed)
                 } catch {
                     taskLogger.warning("dead letter not published; the reconciler will", metadata: [LogKey.error: "\(error)"])
                 }
                 try? message.ack()
             }
-        case .success(nil):
+        case .success(false):
             // Our lease had expired and another worker took the task over; its result stands.
             taskLogger.warning("attempt outcome discarded: the task moved on without this worker")
             try? message.ack()
