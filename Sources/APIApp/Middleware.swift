@@ -11,7 +11,7 @@ struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         let supplied = request.headers[.requestID].flatMap { $0.count <= 128 && $0.allSatisfy { $0.isASCII && !$0.isWhitespace } ? $0 : nil }
-        let requestID = supplied ?? UUID().uuidString.lowercased()
+        let requestID = supplied ?? RequestID.next()
         context.logger[metadataKey: "request.id"] = .string(requestID)
         let started = ContinuousClock.now
         var response: Response

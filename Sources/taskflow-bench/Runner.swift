@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TaskQueue
 
 /// The scenarios. Each one gets a fresh Stack and removes it afterwards.
@@ -97,24 +98,25 @@ struct Runner {
             let clock = ContinuousClock()
             let deadline = clock.now.advanced(by: .seconds(sizes.restSeconds))
             let port = stack.apiPort
-            let probe = self.probe
-            let (latencies, errors) = await withTaskGroup(of: ([Double], Int).self) { group in
-                for _ in 0..<sizes.restClients {
-                    group.addTask {
-                        var latencies: [Double] = []
-                        var errors = 0
-                        while clock.now < deadline {
-                            if let latency = await probe.create(port: port, body: #"{"type":"noop","payload":{"n":1}}"#) {
-                                latencies.append(latency)
-                            } else {
-                                errors += 1
-                            }
-                        }
-                        return (latencies, errors)
+            let perClient = await onThreads(sizes.restClients) { _ -> ([Double], Int) in
+                var latencies: [Double] = []
+                var errors = 0
+                var connection: LoadConnection?
+                while clock.now < deadline {
+                    let started = clock.now
+                    do {
+                        if connection == nil { connection = try LoadConnection(port: port) }
+                        let status = try connection!.post(path: "/api/v1/tasks", json: #"{"type":"noop","payload":{"n":1}}"#)
+                        if status == 201 { latencies.append(milliseconds(clock.now - started)) } else { errors += 1 }
+                    } catch {
+                        errors += 1
+                        connection = nil
                     }
                 }
-                return await group.reduce(into: ([Double](), 0)) { $0.0 += $1.0; $0.1 += $1.1 }
-        }
+                return (latencies, errors)
+            }
+            let latencies = perClient.flatMap(\.0)
+            let errors = perClient.reduce(0) { $0 + $1.1 }
         let rss = stack.apiPeakRSS
         let sorted = latencies.sorted()
         return Results.RestCreate(
@@ -139,16 +141,27 @@ struct Runner {
             let clock = ContinuousClock()
             let start = clock.now
             let port = stack.apiPort
-            let probe = self.probe
-            // Open loop: each request leaves at its planned time, whatever the earlier ones are doing.
-            let errors = await withTaskGroup(of: Int.self) { group in
-                for index in 0..<total {
-                    let due = start.advanced(by: interval * index)
-                    try? await clock.sleep(until: due)
-                    group.addTask { await probe.create(port: port, body: #"{"type":"noop"}"#) == nil ? 1 : 0 }
+            // Open loop: each request leaves at its planned time, whatever the earlier ones are
+            // doing, from a pool of connections large enough that none has to wait its turn.
+            let next = Atomic<Int>(0)
+            let errors = await onThreads(16) { _ -> Int in
+                var errors = 0
+                var connection: LoadConnection?
+                while true {
+                    let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    if index >= total { break }
+                    let wait = start.advanced(by: interval * index) - clock.now
+                    if wait > .zero { usleep(useconds_t(wait.components.attoseconds / 1_000_000_000_000 + wait.components.seconds * 1_000_000)) }
+                    do {
+                        if connection == nil { connection = try LoadConnection(port: port) }
+                        if try connection!.post(path: "/api/v1/tasks", json: #"{"type":"noop"}"#) != 201 { errors += 1 }
+                    } catch {
+                        errors += 1
+                        connection = nil
+                    }
                 }
-                return await group.reduce(0, +)
-        }
+                return errors
+            }.reduce(0, +)
         try await waitUntil("steady tasks to finish", timeout: .seconds(120)) {
             try await drained(stack)
         }
@@ -227,4 +240,9 @@ func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// A duration in milliseconds, fractional.
+func milliseconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
 }

@@ -77,6 +77,8 @@ struct TaskRoutesTests {
                 (#"{"type":"t","max_attempts":null}"#, "invalid_max_attempts", "max_attempts"),
                 (#"{"type":"t","run_at":null}"#, "invalid_run_at", "run_at"),
                 (#"{"type":"t","delay_seconds":null}"#, "invalid_delay_seconds", "delay_seconds"),
+                // Valid JSON, but PostgreSQL's jsonb cannot store a NUL character.
+                (#"{"type":"t","payload":{"s":"a\u0000b"}}"#, "invalid_request", nil),
             ]
             for (body, code, field) in cases {
                 let response = try await client.call(.post, "/api/v1/tasks", json: body)

@@ -57,6 +57,41 @@ struct EnqueueTests {
         }
     }
 
+    @Test func aPayloadPostgreSQLRejectsFailsOnlyItsOwnTask() async throws {
+        try await TestEnvironment.with { env in
+            // Valid JSON that jsonb cannot store: it breaks a batch INSERT for every task in it.
+            let bad = #"{"s":"a\u0000b"}"#
+            let outcomes = await withTaskGroup(of: (Int, Result<EnqueueResult, any Error>).self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        let task = NewTask(type: "noop", payloadJSON: index % 10 == 3 ? bad : #"{"n":\#(index)}"#)
+                        do { return (index, .success(try await env.queue.enqueue(task))) } catch { return (index, .failure(error)) }
+                    }
+                }
+                return await group.reduce(into: [Int: Result<EnqueueResult, any Error>]()) { $0[$1.0] = $1.1 }
+            }
+            for (index, outcome) in outcomes {
+                switch outcome {
+                case .success(let result):
+                    #expect(index % 10 != 3)
+                    #expect(result.created)
+                case .failure(let error):
+                    #expect(index % 10 == 3, "call \(index) failed: \(error)")
+                    #expect((error as? TaskQueueError)?.code == .invalidArgument)
+                }
+            }
+            let queuedFirst = try await env.queue.counts().byStatus[.queued]
+            #expect(queuedFirst == 36)
+
+            // A batch keeps what it can and reports the first task it could not store.
+            var tasks = (0..<20).map { NewTask(type: "noop", payloadJSON: #"{"n":\#($0)}"#) }
+            tasks[7] = NewTask(type: "noop", payloadJSON: bad)
+            await #expect(throws: TaskQueueError.self) { try await env.queue.enqueueBatch(tasks) }
+            let queuedAfter = try await env.queue.counts().byStatus[.queued]
+            #expect(queuedAfter == 55)
+        }
+    }
+
     @Test func aRolledBackTransactionEnqueuesNothing() async throws {
         try await TestEnvironment.with { env in
             struct Abort: Error {}

@@ -154,8 +154,24 @@ public final class TaskQueue: Sendable {
             }
         } catch {
             let failure = error as? TaskQueueError ?? TaskQueueError(.databaseError, "\(error)")
-            return tasks.map { _ in .failure(failure) }
+            guard Self.isRejectedData(failure) else { return tasks.map { _ in .failure(failure) } }
+            // One task's data broke the statement (a payload string holding \u0000, which jsonb
+            // cannot store, passes every JSON parser): insert one by one so only that task fails,
+            // as the caller's mistake, and the rest of the batch is not lost with it.
+            if tasks.count == 1 {
+                return [.failure(TaskQueueError(.invalidArgument, "PostgreSQL rejected the task: \(failure.message)"))]
+            }
+            var results: [Result<EnqueueResult, TaskQueueError>] = []
+            for task in tasks { results += await insert([task]) }
+            return results
         }
+    }
+
+    /// SQLSTATE classes 22 (data exception) and 23 (integrity constraint): the values were at
+    /// fault, not the database.
+    static func isRejectedData(_ error: TaskQueueError) -> Bool {
+        guard error.code == .databaseError, let state = error.underlyingStatus else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23")
     }
 
     private func publishInserted(_ inserted: [Result<EnqueueResult, TaskQueueError>]) async -> [Result<EnqueueResult, TaskQueueError>] {
