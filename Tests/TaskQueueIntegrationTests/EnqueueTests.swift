@@ -92,6 +92,21 @@ struct EnqueueTests {
         }
     }
 
+    @Test func sessionsPlanByIndexEvenOnANewTable() async throws {
+        try await TestEnvironment.with { env in
+            // A small, freshly analyzed tasks table makes a sequential scan look cheapest, and a prepared statement
+            // would keep that plan as the table grows. TaskFlow's sessions must not pick one.
+            _ = try await env.queue.enqueueBatch((0..<5).map { _ in NewTask(type: "noop") })
+            let plan = try await env.queue.pool.withSession { session in
+                try session.executeScript("ANALYZE tasks")
+                return try session.execute("EXPLAIN SELECT id FROM tasks WHERE id = ANY($1::uuid[])", [PostgresArray([UUID()])])
+            }
+            let text = plan.rows.compactMap { $0.values.first ?? nil }.joined(separator: "\n")
+            #expect(!text.contains("Seq Scan"), "\(text)")
+            #expect(text.contains("tasks_pkey"), "\(text)")
+        }
+    }
+
     @Test func aRolledBackTransactionEnqueuesNothing() async throws {
         try await TestEnvironment.with { env in
             struct Abort: Error {}
