@@ -52,7 +52,7 @@ public enum Routes {
             let id = try taskID(context)
             guard try await queue.task(id) != nil else { throw notFound(id) }
             let executions = try await queue.executions(of: id)
-            return JSON.response(.object(["task_id": .string(id.uuidString.lowercased()), "executions": .array(executions.map(TaskJSON.execution))]))
+            return JSON.response(.object(["task_id": .string(id.lowercasedText), "executions": .array(executions.map(TaskJSON.execution))]))
         }
         tasks.post(":id/cancel") { _, context in
             JSON.response(TaskJSON.task(try await queue.cancel(try taskID(context))))
@@ -83,7 +83,7 @@ public enum Routes {
             context.logger.debug("idempotent repeat", metadata: ["task.id": "\(result.task.id)"])
         }
         var response = JSON.response(TaskJSON.task(result.task), status: result.created ? .created : .ok)
-        response.headers[.location] = "/api/v1/tasks/\(result.task.id.uuidString.lowercased())"
+        response.headers[.location] = "/api/v1/tasks/\(result.task.id.lowercasedText)"
         return response
     }
 
@@ -188,6 +188,6 @@ public enum Routes {
     }
 
     static func notFound(_ id: UUID) -> APIError {
-        APIError(.notFound, "task_not_found", "no task with id \(id.uuidString.lowercased())")
+        APIError(.notFound, "task_not_found", "no task with id \(id.lowercasedText)")
     }
 }

@@ -5,7 +5,7 @@ import TaskQueue
 enum TaskJSON {
     static func task(_ task: TaskRecord) -> JSONValue {
         .object([
-            "id": .string(task.id.uuidString.lowercased()),
+            "id": .string(task.id.lowercasedText),
             "type": .string(task.type),
             // PostgreSQL's jsonb text, valid JSON as stored.
             "payload": task.payload.isEmpty ? .null : .raw(task.payload),
@@ -26,7 +26,7 @@ enum TaskJSON {
 
     static func execution(_ execution: TaskExecution) -> JSONValue {
         .object([
-            "task_id": .string(execution.taskID.uuidString.lowercased()),
+            "task_id": .string(execution.taskID.lowercasedText),
             "attempt": .int(execution.attempt),
             "status": .string(execution.status.rawValue),
             "error": .nullable(execution.error),

@@ -33,8 +33,9 @@ extension UUID {
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// The canonical lowercase form (`01a2085d-a87b-77fb-8e53-11638f6e2e84`), as PostgreSQL prints
-    /// a uuid. Written directly: Foundation's `uuidString` formats through `sprintf`.
-    var lowercasedText: String {
+    /// a uuid and the API shows task ids. Written directly: Foundation's `uuidString` formats
+    /// through `sprintf`.
+    public var lowercasedText: String {
         withUnsafeBytes(of: uuid) { bytes in
             String(unsafeUninitializedCapacity: 36) { output in
                 var position = 0
