@@ -82,6 +82,9 @@ struct Results: Codable {
         var enqueuePerSecond: Double
         var processPerSecond: Double
         var workerPeakRSSMB: Double?
+        /// CPU seconds by process while enqueueing, and from starting the workers to the last finish.
+        var enqueueCPU: CPUUsage?
+        var processCPU: CPUUsage?
     }
 
     struct RestCreate: Codable {
@@ -93,6 +96,7 @@ struct Results: Codable {
         var p50ms: Double
         var p99ms: Double
         var apiPeakRSSMB: Double?
+        var cpu: CPUUsage?
     }
 
     struct Steady: Codable {
@@ -126,11 +130,14 @@ struct Results: Codable {
         if let b = burndown {
             lines.append("| burn-down (\(b.tasks) no-op tasks) | batch enqueue, tasks/s | \(f(b.enqueuePerSecond)) |")
             lines.append("| | processing, tasks/s | \(f(b.processPerSecond)) |")
+            if let cpu = b.enqueueCPU { lines.append("| | enqueue CPU µs per task | \(cpu.summary(per: b.tasks)) |") }
+            if let cpu = b.processCPU { lines.append("| | processing CPU µs per task | \(cpu.summary(per: b.tasks)) |") }
         }
         if let r = rest {
             lines.append("| REST create (\(r.clients) clients, \(r.seconds) s) | requests/s | \(f(r.requestsPerSecond)) |")
             lines.append("| | latency p50 / p99, ms | \(f(r.p50ms)) / \(f(r.p99ms)) |")
             lines.append("| | errors | \(r.errors) |")
+            if let cpu = r.cpu { lines.append("| | CPU µs per request | \(cpu.summary(per: r.requests)) |") }
         }
         if let s = steady {
             lines.append("| steady \(s.rate)/s for \(s.seconds) s | enqueue→start p50 / p95 / p99 / max, ms | \(f(s.startP50ms)) / \(f(s.startP95ms)) / \(f(s.startP99ms)) / \(f(s.startMaxMs)) |")

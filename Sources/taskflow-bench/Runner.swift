@@ -62,17 +62,23 @@ struct Runner {
             log("burn-down: enqueueing \(total) no-op tasks through the batch API")
             let clock = ContinuousClock()
             let started = clock.now
+            let enqueueCPU = CPUSnapshot.now()
             let chunk = 10_000
             for offset in stride(from: 0, to: total, by: chunk) {
                 let tasks = (offset..<min(offset + chunk, total)).map { _ in NewTask(type: "noop", payloadJSON: "{}") }
                 _ = try await stack.queue.enqueueBatch(tasks)
         }
         let enqueueSeconds = (clock.now - started).seconds
+        let enqueueUsage = CPUSnapshot.now().since(enqueueCPU)
+        log("burn-down: enqueue CPU µs per task: \(enqueueUsage.summary(per: total))")
         log("burn-down: starting \(workers) workers × \(concurrency)")
+        let processCPU = CPUSnapshot.now()
         try stack.startWorkers(workers, concurrency: concurrency)
         try await waitUntil("burn-down to finish", timeout: .seconds(900)) {
             try await drained(stack)
         }
+        let processUsage = CPUSnapshot.now().since(processCPU)
+        log("burn-down: processing CPU µs per task: \(processUsage.summary(per: total))")
         let rss = stack.workerPeakRSS
         await stack.stopWorkers()
         let window = try await stack.numbers("""
@@ -84,7 +90,8 @@ struct Runner {
             throw BenchError("burn-down: \(window) executions for \(total) tasks")
         }
         return Results.Burndown(tasks: total, enqueuePerSecond: Double(total) / enqueueSeconds,
-                                processPerSecond: Double(total) / (window["seconds"] ?? .infinity), workerPeakRSSMB: mb(rss))
+                                processPerSecond: Double(total) / (window["seconds"] ?? .infinity), workerPeakRSSMB: mb(rss),
+                                enqueueCPU: enqueueUsage, processCPU: processUsage)
         }
     }
 
@@ -98,6 +105,7 @@ struct Runner {
             let clock = ContinuousClock()
             let deadline = clock.now.advanced(by: .seconds(sizes.restSeconds))
             let port = stack.apiPort
+            let cpu = CPUSnapshot.now()
             let perClient = await onThreads(sizes.restClients) { _ -> ([Double], Int) in
                 var latencies: [Double] = []
                 var errors = 0
@@ -117,12 +125,14 @@ struct Runner {
             }
             let latencies = perClient.flatMap(\.0)
             let errors = perClient.reduce(0) { $0 + $1.1 }
+            let usage = CPUSnapshot.now().since(cpu)
+            log("REST create: CPU µs per request: \(usage.summary(per: latencies.count))")
         let rss = stack.apiPeakRSS
         let sorted = latencies.sorted()
         return Results.RestCreate(
             clients: sizes.restClients, seconds: sizes.restSeconds, requests: sorted.count, errors: errors,
             requestsPerSecond: Double(sorted.count) / Double(sizes.restSeconds),
-            p50ms: percentile(sorted, 0.5), p99ms: percentile(sorted, 0.99), apiPeakRSSMB: mb(rss)
+            p50ms: percentile(sorted, 0.5), p99ms: percentile(sorted, 0.99), apiPeakRSSMB: mb(rss), cpu: usage
         )
         }
     }
