@@ -184,6 +184,37 @@ struct EnqueueTests {
         }
     }
 
+    @Test func listingByStatusPagesCompletedAndUnfinishedTasks() async throws {
+        try await TestEnvironment.with { env in
+            // Completed tasks are listed from the primary key, the other statuses from
+            // tasks_status_idx (which leaves completed tasks out): both must page newest first.
+            var ids: [UUID] = []
+            for _ in 0..<6 { ids.append(try await env.queue.enqueue("noop", payload: Empty()).task.id) }
+            let cancelled = [ids[1], ids[4]]
+            for id in cancelled { _ = try await env.queue.cancel(id) }
+            let completed = ids.filter { !cancelled.contains($0) }
+            let worker = env.startWorker(try testRegistry(RunLog()))
+            for id in completed { try await env.waitFor(id, .completed) }
+            try await worker.stop()
+
+            func all(_ status: TaskStatus) async throws -> [UUID] {
+                var seen: [UUID] = []
+                var cursor: String?
+                repeat {
+                    let page = try await env.queue.tasks(TaskQuery(status: status, limit: 1, cursor: cursor))
+                    #expect(page.tasks.allSatisfy { $0.status == status })
+                    seen += page.tasks.map(\.id)
+                    cursor = page.nextCursor
+                } while cursor != nil
+                return seen
+            }
+            #expect(try await all(.completed) == completed.reversed())
+            #expect(try await all(.cancelled) == cancelled.reversed())
+            #expect(try await all(.queued).isEmpty)
+            #expect(try await env.queue.tasks(TaskQuery(limit: 200)).tasks.map(\.id) == ids.reversed())
+        }
+    }
+
     @Test func aPoolConnectionKilledByTheServerReconnectsBeforeTheNextStatement() async throws {
         try await TestEnvironment.with { env in
             // Mark this test's pooled session, then have the server terminate it, as a restart would.

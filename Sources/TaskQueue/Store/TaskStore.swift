@@ -11,7 +11,9 @@ struct TaskStore: Sendable {
     ///
     /// `columns` come from the row version the lock was taken on (the newest), so statements check
     /// a task's state on `locked` and reach `tasks` by id alone: every access to `tasks` stays on
-    /// the primary key whatever the planner believes about the status columns.
+    /// the primary key whatever the planner believes about the status columns. Joins to `tasks`
+    /// use `t.id = locked.id` only: repeating `t.id = ANY($1)` there made PostgreSQL sort and
+    /// deduplicate the whole array again for every row of the join.
     static func lockInIDOrder(_ ids: String, columns: String = "") -> String {
         "locked AS MATERIALIZED (SELECT id\(columns.isEmpty ? "" : ", " + columns) FROM tasks WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE)"
     }
@@ -163,10 +165,10 @@ struct TaskStore: Sendable {
                         published_at = coalesce(t.published_at, now()),
                         published_seq = coalesce(t.published_seq, nullif(input.seq, 0))
                     FROM locked JOIN input ON input.id = locked.id
-                    WHERE t.id = ANY($1::uuid[]) AND t.id = locked.id AND locked.run_at <= now()
+                    WHERE t.id = locked.id AND locked.run_at <= now()
                       AND (locked.status IN ('queued', 'retrying', 'scheduled')
                            OR (locked.status = 'running' AND locked.lease_expires_at < now()))
-                    RETURNING \(Self.taskColumns), t.lease_owner AS previous_owner
+                    RETURNING \(Self.taskColumns), locked.status AS previous_status
                 ),
                 abandoned AS (
                     UPDATE task_executions e
@@ -174,9 +176,9 @@ struct TaskStore: Sendable {
                         duration_ms = extract(epoch FROM now() - e.started_at) * 1000,
                         error = 'attempt abandoned: worker ' || e.worker_id || ' stopped without finishing (lease expired)'
                     FROM claimed c
-                    -- Each claim closes the attempt before it, so only the previous one can be open;
-                    -- equality keeps this on the (task_id, attempt) index instead of a table scan.
-                    WHERE e.task_id = ANY($1::uuid[]) AND e.task_id = c.id AND e.attempt = c.attempts - 1 AND e.status = 'started'
+                    -- Only a task taken over from an expired lease has an open attempt, and each
+                    -- claim closes the one before it, so only the previous attempt can be open.
+                    WHERE c.previous_status = 'running' AND e.task_id = c.id AND e.attempt = c.attempts - 1 AND e.status = 'started'
                 ),
                 started AS (
                     INSERT INTO task_executions (task_id, attempt, status, worker_id)
@@ -236,7 +238,7 @@ struct TaskStore: Sendable {
                         finished_at = CASE WHEN i.status IN ('completed', 'failed') THEN now() ELSE NULL END,
                         lease_owner = NULL, lease_expires_at = NULL, updated_at = now(), version = t.version + 1
                     FROM input i JOIN locked ON locked.id = i.id
-                    WHERE t.id = ANY($1::uuid[]) AND t.id = i.id AND locked.status = 'running' AND locked.attempts = i.attempt
+                    WHERE t.id = locked.id AND locked.status = 'running' AND locked.attempts = i.attempt
                     RETURNING t.id
                 ),
                 recorded AS (
@@ -245,7 +247,7 @@ struct TaskStore: Sendable {
                         error = i.error, finished_at = now(),
                         duration_ms = extract(epoch FROM now() - e.started_at) * 1000
                     FROM input i JOIN updated u ON u.id = i.id
-                    WHERE e.task_id = ANY($1::uuid[]) AND e.task_id = i.id AND e.attempt = i.attempt AND e.status = 'started'
+                    WHERE e.task_id = u.id AND e.attempt = i.attempt AND e.status = 'started'
                 )
                 SELECT * FROM updated
                 """, [
@@ -317,13 +319,11 @@ struct TaskStore: Sendable {
 
     func list(_ query: TaskQuery) async throws -> TaskPage {
         let limit = min(max(query.limit, 1), 200)
-        var cursorTime: Date?
         var cursorID: UUID?
         if let cursor = query.cursor {
             guard let decoded = TaskCursor(encoded: cursor) else {
                 throw TaskQueueError(.invalidArgument, "cursor is malformed")
             }
-            cursorTime = decoded.createdAt
             cursorID = decoded.id
         }
         // Only the filters given go into the statement: sessions keep one generic plan per
@@ -334,17 +334,20 @@ struct TaskStore: Sendable {
             conditions.append(condition(parameters.count + 1))
             parameters.append(contentsOf: values)
         }
-        if let status = query.status { add({ "t.status = $\($0)" }, [status.rawValue]) }
+        if let status = query.status {
+            // tasks_status_idx leaves completed tasks out (most rows, and a finish that writes no
+            // entry there is cheaper); other statuses restate its condition so a generic plan can
+            // use it. Completed tasks are found walking the primary key, where most rows are.
+            add({ status == .completed ? "t.status = $\($0)" : "t.status = $\($0) AND t.status <> 'completed'" }, [status.rawValue])
+        }
         if let type = query.type { add({ "t.type = $\($0)" }, [type]) }
         if let priority = query.priority { add({ "t.priority = $\($0)" }, [priority.rawValue]) }
-        if let cursorTime, let cursorID {
-            add({ "(t.created_at, t.id) < ($\($0)::timestamptz, $\($0 + 1)::uuid)" }, [cursorTime, cursorID])
-        }
+        if let cursorID { add({ "t.id < $\($0)::uuid" }, [cursorID]) }
         parameters.append(limit + 1)
         let sql = """
             SELECT \(Self.taskColumns) FROM tasks t
             \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
-            ORDER BY t.created_at DESC, t.id DESC
+            ORDER BY t.id DESC
             LIMIT $\(parameters.count)
             """
         let rows = try await pool.withSession { [parameters] session in try session.execute(sql, parameters) }
@@ -352,7 +355,7 @@ struct TaskStore: Sendable {
         var next: String?
         if tasks.count > limit {
             tasks.removeLast()
-            next = tasks.last.map { TaskCursor(createdAt: $0.createdAt, id: $0.id).encoded }
+            next = tasks.last.map { TaskCursor(id: $0.id).encoded }
         }
         return TaskPage(tasks: tasks, nextCursor: next)
     }
@@ -580,26 +583,23 @@ struct SuspectTask: Sendable {
     var sequence: UInt64?
 }
 
-/// Opaque pagination position: the last task's creation time and id.
+/// Opaque pagination position: the last task's id. Task ids are time-ordered (UUIDv7, made by
+/// the enqueuing process), so id order is creation order and one index serves every listing.
 struct TaskCursor {
-    var createdAt: Date
     var id: UUID
 
-    var encoded: String {
-        let micros = Int64((createdAt.timeIntervalSince1970 * 1_000_000).rounded())
-        return Data("\(micros):\(id.postgresText)".utf8).base64EncodedString()
-    }
+    var encoded: String { Data(id.postgresText.utf8).base64EncodedString() }
 
-    init(createdAt: Date, id: UUID) {
-        self.createdAt = createdAt
+    init(id: UUID) {
         self.id = id
     }
 
     init?(encoded: String) {
         guard let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8) else { return nil }
-        let parts = text.split(separator: ":", maxSplits: 1)
-        guard parts.count == 2, let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else { return nil }
-        createdAt = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
+        // Cursors from before id ordering were "<created_at micros>:<id>"; the id alone still
+        // names the position.
+        let idText = text.split(separator: ":", maxSplits: 1).last.map(String.init) ?? text
+        guard let id = UUID(uuidString: idText) else { return nil }
         self.id = id
     }
 }
