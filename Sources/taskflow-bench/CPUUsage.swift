@@ -4,8 +4,11 @@ import Foundation
 /// On a shared VM throughput moves by ±15% from run to run; CPU time per task moves much less,
 /// so it tells where the time goes and whether a change made the work cheaper.
 struct CPUSnapshot {
-    /// Cumulative user + system seconds per process id, with the process's name.
-    var processes: [Int32: (name: String, seconds: Double)]
+    /// Cumulative user + system seconds per process id, with the process's name and start time
+    /// (seconds after boot).
+    var processes: [Int32: (name: String, seconds: Double, started: Double)]
+    /// Seconds after boot when the snapshot was taken.
+    var uptime: Double
     /// Machine totals from /proc/stat, in seconds: all busy time, and time stolen by the hypervisor.
     var busy: Double
     var steal: Double
@@ -14,7 +17,9 @@ struct CPUSnapshot {
     static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
 
     static func now() -> CPUSnapshot {
-        var processes: [Int32: (name: String, seconds: Double)] = [:]
+        let uptime = (try? String(contentsOfFile: "/proc/uptime", encoding: .utf8))
+            .flatMap { $0.split(separator: " ").first.flatMap { Double($0) } } ?? 0
+        var processes: [Int32: (name: String, seconds: Double, started: Double)] = [:]
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         for entry in entries {
             guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8) else { continue }
@@ -22,9 +27,10 @@ struct CPUSnapshot {
             guard let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
             let name = String(stat[stat.index(after: open)..<close])
             let fields = stat[stat.index(after: close)...].split(separator: " ")
-            // After the name: state is field 0, utime field 11, stime field 12.
-            guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
-            processes[pid] = (name, (user + system) / ticksPerSecond)
+            // After the name: state is field 0, utime 11, stime 12, starttime 19 (ticks after boot).
+            guard fields.count > 19, let user = Double(fields[11]), let system = Double(fields[12]),
+                  let started = Double(fields[19]) else { continue }
+            processes[pid] = (name, (user + system) / ticksPerSecond, started / ticksPerSecond)
         }
         var busy = 0.0
         var steal = 0.0
@@ -37,7 +43,7 @@ struct CPUSnapshot {
                 steal = values[7] / ticksPerSecond
             }
         }
-        return CPUSnapshot(processes: processes, busy: busy, steal: steal, elapsed: .now)
+        return CPUSnapshot(processes: processes, uptime: uptime, busy: busy, steal: steal, elapsed: .now)
     }
 
     /// CPU seconds per process group since `earlier`. A process that started in between counts
@@ -45,7 +51,14 @@ struct CPUSnapshot {
     func since(_ earlier: CPUSnapshot) -> CPUUsage {
         var byGroup: [String: Double] = [:]
         for (pid, process) in processes {
-            let before = earlier.processes[pid].flatMap { $0.name == process.name ? $0.seconds : nil } ?? 0
+            let before: Double
+            if let old = earlier.processes[pid], old.started == process.started {
+                before = old.seconds
+            } else if process.started >= earlier.uptime - 0.02 {
+                before = 0
+            } else {
+                continue // there before but not seen then (it was being created): its share is unknown
+            }
             let delta = process.seconds - before
             guard delta > 0 else { continue }
             byGroup[CPUUsage.group(process.name), default: 0] += delta

@@ -107,6 +107,34 @@ struct EnqueueTests {
         }
     }
 
+    @Test func claimAndFinishReachRowsByKeyWhateverTheTablesLookedLike() async throws {
+        try await TestEnvironment.with { env in
+            // Plans are made once per session, here while task_executions is analyzed as empty:
+            // every index scan in them must still be bounded by a key condition, not walk a
+            // whole index (which grows with the table) on each claim or finish.
+            _ = try await env.queue.enqueueBatch((0..<5).map { _ in NewTask(type: "noop") })
+            let ids = PostgresArray([UUID.timeOrdered(), UUID.timeOrdered()])
+            let plans = try await env.queue.pool.withSession { session in
+                try session.executeScript("ANALYZE tasks; ANALYZE task_executions")
+                return [
+                    try session.execute("EXPLAIN " + TaskStore.claimSQL, [ids, "w", 1000, PostgresArray([Int64(0), 0])]),
+                    try session.execute("EXPLAIN " + TaskStore.finishSQL, [
+                        ids, PostgresArray([1, 1]), PostgresArray(["completed", "completed"]),
+                        PostgresArray([String?.none, nil]), PostgresArray([0.0, 0.0]),
+                    ]),
+                ]
+            }
+            for plan in plans {
+                let lines = plan.rows.compactMap { $0.values.first ?? nil }
+                let text = lines.joined(separator: "\n")
+                #expect(!text.contains("Seq Scan"), "\(text)")
+                let scans = lines.filter { $0.contains("Index Scan") || $0.contains("Index Only Scan") }.count
+                let bounded = lines.filter { $0.contains("Index Cond") }.count
+                #expect(scans > 0 && scans == bounded, "\(text)")
+            }
+        }
+    }
+
     @Test func aRolledBackTransactionEnqueuesNothing() async throws {
         try await TestEnvironment.with { env in
             struct Abort: Error {}

@@ -15,13 +15,24 @@ import Testing
 
     @Test func laterIDsSortAfterEarlierOnesAsPostgreSQLComparesThem() {
         let start = Date(timeIntervalSince1970: 1_790_000_000)
-        // One id per millisecond (mid-millisecond, so the conversion never lands on the one before);
-        // ids made within one millisecond are in random order, which is fine for index locality.
+        // One id per millisecond (mid-millisecond, so the conversion never lands on the one before).
         let ids = (0..<200).map { UUID.timeOrdered(at: start.addingTimeInterval((Double($0) + 0.5) / 1000)) }
         // PostgreSQL orders uuid bytewise, which the lowercase text form preserves.
         let texts = ids.map { $0.uuidString.lowercased() }
         #expect(texts == texts.sorted())
         #expect(Set(ids).count == ids.count)
+    }
+
+    @Test func idsMadeInOneProcessAscendStrictlyEvenWithinAMillisecond() {
+        // Listings are ordered by id, so ids made one after another must sort in that order.
+        var ids: [UUID] = []
+        for _ in 0..<2000 { ids.append(UUID.timeOrdered()) }
+        ids += UUID.timeOrdered(count: 5000)  // more than the 4096 counter values of one millisecond
+        ids.append(UUID.timeOrdered())
+        let texts = ids.map(\.lowercasedText)
+        #expect(texts == texts.sorted())
+        #expect(Set(texts).count == texts.count)
+        #expect(ids == ids.sorted(by: UUID.postgresOrder))
     }
 
     @Test func manyIDsAtOnceAreDistinctVersion7IDs() {

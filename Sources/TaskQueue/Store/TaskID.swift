@@ -1,32 +1,67 @@
 import Foundation
+import Synchronization
 
 extension UUID {
-    /// A version 7 UUID (RFC 9562): 48 bits of Unix milliseconds, then random bits. Task ids made
-    /// this way arrive in roughly ascending order, so new rows land on the right-hand pages of the
-    /// primary-key and execution indexes instead of on a random page each.
-    static func timeOrdered(at date: Date = Date()) -> UUID {
-        timeOrdered(count: 1, at: date)[0]
+    /// A version 7 UUID (RFC 9562): 48 bits of Unix milliseconds, a 12-bit counter, then random
+    /// bits. Task ids made this way arrive in ascending order, so new rows land on the right-hand
+    /// pages of the primary-key and execution indexes, and id order is creation order: within
+    /// one process strictly (the counter orders ids made in the same millisecond, and the clock
+    /// never appears to go back), across processes to the millisecond.
+    static func timeOrdered() -> UUID {
+        timeOrdered(count: 1)[0]
     }
 
-    /// `count` version 7 UUIDs sharing one timestamp, their random bits drawn in one call.
-    static func timeOrdered(count: Int, at date: Date = Date()) -> [UUID] {
+    /// `count` version 7 UUIDs in strictly ascending order, after every id this process made before.
+    static func timeOrdered(count: Int) -> [UUID] {
         guard count > 0 else { return [] }
-        let milliseconds = UInt64(max(0, date.timeIntervalSince1970 * 1000))
-        var random = [UInt8](repeating: 0, count: 16 * count)
+        let now = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+        let start = lastIssued.withLock { last -> UInt64 in
+            // Position = milliseconds × 4096 + counter; take the next `count` positions.
+            let first = max(now << 12, last &+ 1)
+            last = first + UInt64(count) - 1
+            return first
+        }
+        return make(count: count, firstPosition: start)
+    }
+
+    /// Ids for a given moment (counter from zero), outside the process's sequence: for tests.
+    static func timeOrdered(at date: Date) -> UUID {
+        make(count: 1, firstPosition: UInt64(max(0, date.timeIntervalSince1970 * 1000)) << 12)[0]
+    }
+
+    /// The last position (milliseconds << 12 | counter) handed out by this process.
+    private static let lastIssued = Mutex<UInt64>(0)
+
+    private static func make(count: Int, firstPosition: UInt64) -> [UUID] {
+        var random = [UInt8](repeating: 0, count: 8 * count)
         var generator = SystemRandomNumberGenerator()
         random.withUnsafeMutableBytes { buffer in
-            // 8 bytes per call to the system generator rather than 8 per UUID half.
             for offset in stride(from: 0, to: buffer.count, by: 8) {
                 buffer.storeBytes(of: generator.next() as UInt64, toByteOffset: offset, as: UInt64.self)
             }
         }
         return (0..<count).map { index in
-            var bytes = Array(random[(16 * index)..<(16 * index + 16)])
+            let position = firstPosition + UInt64(index)
+            let milliseconds = position >> 12
+            let counter = position & 0xFFF
+            var bytes = [UInt8](repeating: 0, count: 16)
             for byte in 0..<6 { bytes[byte] = UInt8(truncatingIfNeeded: milliseconds >> (40 - 8 * UInt64(byte))) }
-            bytes[6] = 0x70 | (bytes[6] & 0x0F)  // version 7
+            bytes[6] = 0x70 | UInt8(counter >> 8)  // version 7, counter high bits
+            bytes[7] = UInt8(counter & 0xFF)
+            for byte in 8..<16 { bytes[byte] = random[8 * index + byte - 8] }
             bytes[8] = 0x80 | (bytes[8] & 0x3F)  // RFC 9562 variant
             return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
                                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        }
+    }
+
+    /// PostgreSQL's uuid order: bytewise, as `memcmp` compares them.
+    static func postgresOrder(_ lhs: UUID, _ rhs: UUID) -> Bool {
+        withUnsafeBytes(of: lhs.uuid) { left in
+            withUnsafeBytes(of: rhs.uuid) { right in
+                for index in 0..<16 where left[index] != right[index] { return left[index] < right[index] }
+                return false
+            }
         }
     }
 

@@ -11,9 +11,12 @@ struct TaskStore: Sendable {
     ///
     /// `columns` come from the row version the lock was taken on (the newest), so statements check
     /// a task's state on `locked` and reach `tasks` by id alone: every access to `tasks` stays on
-    /// the primary key whatever the planner believes about the status columns. Joins to `tasks`
-    /// use `t.id = locked.id` only: repeating `t.id = ANY($1)` there made PostgreSQL sort and
-    /// deduplicate the whole array again for every row of the join.
+    /// the primary key whatever the planner believes about the status columns.
+    ///
+    /// Joins keep `t.id = ANY($1)` beside `t.id = locked.id`: without it, a plan made while a
+    /// table was small can walk a whole index per statement. PostgreSQL sorts that array again
+    /// for every row of the join, so callers pass ids already sorted (`UUID.postgresOrder`), which
+    /// its sort checks in one pass.
     static func lockInIDOrder(_ ids: String, columns: String = "") -> String {
         "locked AS MATERIALIZED (SELECT id\(columns.isEmpty ? "" : ", " + columns) FROM tasks WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE)"
     }
@@ -153,49 +156,12 @@ struct TaskStore: Sendable {
     func claim(_ ids: [UUID], sequences: [UInt64]? = nil, workerID: String, lease: Duration) async throws -> [UUID: ClaimOutcome] {
         guard !ids.isEmpty else { return [:] }
         let sequences = sequences.flatMap { $0.count == ids.count ? $0 : nil } ?? ids.map { _ in UInt64(0) }
+        let input = zip(ids, sequences).sorted { UUID.postgresOrder($0.0, $1.0) }
         let rows = try await pool.withSession { session in
-            try session.execute("""
-                WITH input AS (SELECT DISTINCT ON (id) id, seq FROM unnest($1::uuid[], $4::int8[]) AS i(id, seq)),
-                \(Self.lockInIDOrder("$1::uuid[]", columns: "status, run_at, lease_expires_at")),
-                claimed AS (
-                    UPDATE tasks t
-                    SET status = 'running', attempts = t.attempts + 1, lease_owner = $2,
-                        lease_expires_at = now() + $3 * interval '1 millisecond',
-                        started_at = coalesce(t.started_at, now()), updated_at = now(), version = t.version + 1,
-                        published_at = coalesce(t.published_at, now()),
-                        published_seq = coalesce(t.published_seq, nullif(input.seq, 0))
-                    FROM locked JOIN input ON input.id = locked.id
-                    WHERE t.id = locked.id AND locked.run_at <= now()
-                      AND (locked.status IN ('queued', 'retrying', 'scheduled')
-                           OR (locked.status = 'running' AND locked.lease_expires_at < now()))
-                    RETURNING \(Self.taskColumns), locked.status AS previous_status
-                ),
-                abandoned AS (
-                    UPDATE task_executions e
-                    SET status = 'failed', finished_at = now(),
-                        duration_ms = extract(epoch FROM now() - e.started_at) * 1000,
-                        error = 'attempt abandoned: worker ' || e.worker_id || ' stopped without finishing (lease expired)'
-                    FROM claimed c
-                    -- Only a task taken over from an expired lease has an open attempt, and each
-                    -- claim closes the one before it, so only the previous attempt can be open.
-                    WHERE c.previous_status = 'running' AND e.task_id = c.id AND e.attempt = c.attempts - 1 AND e.status = 'started'
-                ),
-                started AS (
-                    INSERT INTO task_executions (task_id, attempt, status, worker_id)
-                    SELECT id, attempts, 'started', $2 FROM claimed
-                )
-                SELECT 'claimed' AS outcome, c.id, c.type, c.payload, c.priority, c.status, c.attempts, c.max_attempts,
-                       c.attempt_base, c.run_at, c.idempotency_key, c.last_error, c.lease_owner, c.lease_expires_at,
-                       c.published_at, c.created_at, c.updated_at, c.started_at, c.finished_at,
-                       0::float8 AS due_in_ms, 0::float8 AS lease_left_ms
-                FROM claimed c
-                UNION ALL
-                SELECT 'skipped', \(Self.taskColumns),
-                       extract(epoch FROM t.run_at - now()) * 1000,
-                       coalesce(extract(epoch FROM t.lease_expires_at - now()) * 1000, 0)
-                FROM tasks t JOIN input i ON i.id = t.id
-                WHERE t.id = ANY($1::uuid[]) AND t.id NOT IN (SELECT id FROM claimed)
-                """, [PostgresArray(ids), workerID, Int(lease.milliseconds), PostgresArray(sequences.map { Int64(bitPattern: $0) })])
+            try session.execute(Self.claimSQL, [
+                PostgresArray(input.map(\.0)), workerID, Int(lease.milliseconds),
+                PostgresArray(input.map { Int64(bitPattern: $0.1) }),
+            ])
         }
         var outcomes: [UUID: ClaimOutcome] = [:]
         for row in rows.rows {
@@ -220,46 +186,92 @@ struct TaskStore: Sendable {
         return outcomes
     }
 
+    static let claimSQL = """
+        WITH input AS (SELECT DISTINCT ON (id) id, seq FROM unnest($1::uuid[], $4::int8[]) AS i(id, seq)),
+        \(lockInIDOrder("$1::uuid[]", columns: "status, run_at, lease_expires_at")),
+        claimed AS (
+            UPDATE tasks t
+            SET status = 'running', attempts = t.attempts + 1, lease_owner = $2,
+                lease_expires_at = now() + $3 * interval '1 millisecond',
+                started_at = coalesce(t.started_at, now()), updated_at = now(), version = t.version + 1,
+                published_at = coalesce(t.published_at, now()),
+                published_seq = coalesce(t.published_seq, nullif(input.seq, 0))
+            FROM locked JOIN input ON input.id = locked.id
+            WHERE t.id = ANY($1::uuid[]) AND t.id = locked.id AND locked.run_at <= now()
+              AND (locked.status IN ('queued', 'retrying', 'scheduled')
+                   OR (locked.status = 'running' AND locked.lease_expires_at < now()))
+            RETURNING \(taskColumns), locked.status AS previous_status
+        ),
+        abandoned AS (
+            -- Only a task taken over from an expired lease has an open attempt (each claim closes
+            -- the one before it). The ids are gathered once, so the scan is by key even when no
+            -- task qualifies, whatever the planner thinks of the table's size.
+            UPDATE task_executions e
+            SET status = 'failed', finished_at = now(),
+                duration_ms = extract(epoch FROM now() - e.started_at) * 1000,
+                error = 'attempt abandoned: worker ' || e.worker_id || ' stopped without finishing (lease expired)'
+            WHERE e.task_id = ANY(ARRAY(SELECT id FROM claimed WHERE previous_status = 'running')) AND e.status = 'started'
+        ),
+        started AS (
+            INSERT INTO task_executions (task_id, attempt, status, worker_id)
+            SELECT id, attempts, 'started', $2 FROM claimed
+        )
+        SELECT 'claimed' AS outcome, c.id, c.type, c.payload, c.priority, c.status, c.attempts, c.max_attempts,
+               c.attempt_base, c.run_at, c.idempotency_key, c.last_error, c.lease_owner, c.lease_expires_at,
+               c.published_at, c.created_at, c.updated_at, c.started_at, c.finished_at,
+               0::float8 AS due_in_ms, 0::float8 AS lease_left_ms
+        FROM claimed c
+        UNION ALL
+        SELECT 'skipped', \(taskColumns),
+               extract(epoch FROM t.run_at - now()) * 1000,
+               coalesce(extract(epoch FROM t.lease_expires_at - now()) * 1000, 0)
+        FROM tasks t JOIN input i ON i.id = t.id
+        WHERE t.id = ANY($1::uuid[]) AND t.id NOT IN (SELECT id FROM claimed)
+        """
+
     /// Applies attempt outcomes in one statement. Only the current attempt of a running task may
     /// finish it; returns the ids of the tasks that were updated (a stale attempt is left out).
     func finish(_ outcomes: [AttemptOutcome]) async throws -> Set<UUID> {
         guard !outcomes.isEmpty else { return [] }
+        let outcomes = outcomes.sorted { UUID.postgresOrder($0.taskID, $1.taskID) }
         let rows = try await pool.withSession { session in
-            try session.execute("""
-                WITH input AS (
-                    SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::float8[])
-                        AS i(id, attempt, status, error, delay_ms)
-                ),
-                \(Self.lockInIDOrder("$1::uuid[]", columns: "status, attempts")),
-                updated AS (
-                    UPDATE tasks t
-                    SET status = i.status, last_error = i.error,
-                        run_at = CASE WHEN i.status = 'retrying' THEN now() + i.delay_ms * interval '1 millisecond' ELSE t.run_at END,
-                        finished_at = CASE WHEN i.status IN ('completed', 'failed') THEN now() ELSE NULL END,
-                        lease_owner = NULL, lease_expires_at = NULL, updated_at = now(), version = t.version + 1
-                    FROM input i JOIN locked ON locked.id = i.id
-                    WHERE t.id = locked.id AND locked.status = 'running' AND locked.attempts = i.attempt
-                    RETURNING t.id
-                ),
-                recorded AS (
-                    UPDATE task_executions e
-                    SET status = CASE WHEN i.status = 'completed' THEN 'succeeded' ELSE 'failed' END,
-                        error = i.error, finished_at = now(),
-                        duration_ms = extract(epoch FROM now() - e.started_at) * 1000
-                    FROM input i JOIN updated u ON u.id = i.id
-                    WHERE e.task_id = u.id AND e.attempt = i.attempt AND e.status = 'started'
-                )
-                SELECT * FROM updated
-                """, [
-                    PostgresArray(outcomes.map(\.taskID)),
-                    PostgresArray(outcomes.map(\.attempt)),
-                    PostgresArray(outcomes.map(\.status.rawValue)),
-                    PostgresArray(outcomes.map(\.error)),
-                    PostgresArray(outcomes.map { $0.retryDelay.map { Double($0.milliseconds) } ?? 0 }),
-                ])
+            try session.execute(Self.finishSQL, [
+                PostgresArray(outcomes.map(\.taskID)),
+                PostgresArray(outcomes.map(\.attempt)),
+                PostgresArray(outcomes.map(\.status.rawValue)),
+                PostgresArray(outcomes.map(\.error)),
+                PostgresArray(outcomes.map { $0.retryDelay.map { Double($0.milliseconds) } ?? 0 }),
+            ])
         }
         return Set(try rows.rows.map { try $0.uuid("id") })
     }
+
+    static let finishSQL = """
+        WITH input AS (
+            SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::float8[])
+                AS i(id, attempt, status, error, delay_ms)
+        ),
+        \(lockInIDOrder("$1::uuid[]", columns: "status, attempts")),
+        updated AS (
+            UPDATE tasks t
+            SET status = i.status, last_error = i.error,
+                run_at = CASE WHEN i.status = 'retrying' THEN now() + i.delay_ms * interval '1 millisecond' ELSE t.run_at END,
+                finished_at = CASE WHEN i.status IN ('completed', 'failed') THEN now() ELSE NULL END,
+                lease_owner = NULL, lease_expires_at = NULL, updated_at = now(), version = t.version + 1
+            FROM input i JOIN locked ON locked.id = i.id
+            WHERE t.id = ANY($1::uuid[]) AND t.id = i.id AND locked.status = 'running' AND locked.attempts = i.attempt
+            RETURNING t.id
+        ),
+        recorded AS (
+            UPDATE task_executions e
+            SET status = CASE WHEN i.status = 'completed' THEN 'succeeded' ELSE 'failed' END,
+                error = i.error, finished_at = now(),
+                duration_ms = extract(epoch FROM now() - e.started_at) * 1000
+            FROM input i JOIN updated u ON u.id = i.id
+            WHERE e.task_id = ANY($1::uuid[]) AND e.task_id = i.id AND e.attempt = i.attempt AND e.status = 'started'
+        )
+        SELECT * FROM updated
+        """
 
     /// Extends the leases of tasks this worker still runs; returns the ids whose lease it still holds.
     func renewLeases(_ ids: [UUID], workerID: String, lease: Duration) async throws -> Set<UUID> {
