@@ -611,7 +611,7 @@ struct TaskCursor {
         // Cursors from before id ordering were "<created_at micros>:<id>"; the id alone still
         // names the position.
         let idText = text.split(separator: ":", maxSplits: 1).last.map(String.init) ?? text
-        guard let id = UUID(uuidString: idText) else { return nil }
+        guard let id = UUID(canonicalText: idText) else { return nil }
         self.id = id
     }
 }
