@@ -21,6 +21,17 @@ public enum Routes {
         (["api", "v1", "tasks", "*", "retry"], ["POST"]),
     ]
 
+    struct CreatedKey: Hashable, Sendable {
+        var type: String
+        var priority: TaskPriority
+    }
+
+    /// Task types come from clients: past the cache's limit, new ones count under one label.
+    static let createdCounters = MetricHandleCache<CreatedKey, CoreMetrics.Counter>(
+        overflow: { CreatedKey(type: MetricHandleCache<CreatedKey, CoreMetrics.Counter>.overflowLabel, priority: $0.priority) },
+        make: { CoreMetrics.Counter(label: "taskflow_tasks_created_total", dimensions: [("type", $0.type), ("priority", $0.priority.rawValue)]) }
+    )
+
     /// The methods a known path allows, or nil for an unknown path.
     static func allowedMethods(for path: String) -> [String]? {
         let parts = path.split(separator: "/").map(String.init)
@@ -78,7 +89,7 @@ public enum Routes {
         let parsed = try CreateTaskRequest(body: Array(body.readableBytesView), idempotencyKey: request.headers[.idempotencyKey])
         let result = try await queue.enqueue(parsed.task)
         if result.created {
-            Counter(label: "taskflow_tasks_created_total", dimensions: [("type", result.task.type), ("priority", result.task.priority.rawValue)]).increment()
+            createdCounters[CreatedKey(type: result.task.type, priority: result.task.priority)].increment()
         } else {
             context.logger.debug("idempotent repeat", metadata: ["task.id": "\(result.task.id)"])
         }

@@ -212,6 +212,28 @@ struct DeliveryTests {
         }
     }
 
+    @Test func aHandlerPastTheTaskTimeoutIsCutOffAndRetriedLikeAnyFailure() async throws {
+        try await TestEnvironment.with { env in
+            let log = RunLog()
+            let registry = try testRegistry(log)
+            var configuration = env.workerConfiguration(retry: .exponentialJitter(base: .milliseconds(50), cap: .milliseconds(100)))
+            configuration.taskTimeout = .milliseconds(200)
+            let slow = try await env.queue.enqueue("slow", payload: SlowPayload(ms: 5000), maxAttempts: 2).task.id
+            let quick = try await env.queue.enqueue("slow", payload: SlowPayload(ms: 10), maxAttempts: 1).task.id
+            let worker = env.startWorker(registry, configuration: configuration)
+            try await env.waitFor(quick, .completed)
+            let failed = try await env.waitFor(slow, .failed)
+            try await worker.stop()
+
+            #expect(failed.attempts == 2)
+            let executions = try await env.queue.executions(of: slow)
+            #expect(executions.map(\.status) == [.failed, .failed])
+            #expect(executions.allSatisfy { $0.error?.contains("timed out after") == true })
+            #expect(log.successCount(slow) == 0)
+            #expect(try await env.queue.executions(of: quick).map(\.status) == [.succeeded])
+        }
+    }
+
     @Test func aScheduledTaskDoesNotRunBeforeItsTime() async throws {
         try await TestEnvironment.with { env in
             let log = RunLog()

@@ -1,20 +1,40 @@
 import CoreMetrics
 
-/// The worker's metrics, through swift-metrics.
+/// The worker's metrics, through swift-metrics. Handles are made once per label set: the type
+/// label only takes registered type names (anything else counts as `unregisteredType`), so the
+/// worker's metric set stays as small as its registry.
 enum Metrics {
     static let poisonMessages = Counter(label: "taskflow_poison_messages_total")
 
+    /// The type label of a task whose type has no handler here.
+    static let unregisteredType = "_unregistered"
+
+    struct FinishedKey: Hashable, Sendable {
+        var type: String
+        var status: String
+        var priority: TaskPriority
+    }
+
+    private static let finishedCounters = MetricHandleCache<FinishedKey, Counter>(
+        overflow: { FinishedKey(type: MetricHandleCache<FinishedKey, Counter>.overflowLabel, status: $0.status, priority: $0.priority) },
+        make: { Counter(label: "taskflow_tasks_finished_total", dimensions: [("type", $0.type), ("status", $0.status), ("priority", $0.priority.rawValue)]) }
+    )
+    private static let runTimers = MetricHandleCache<String, Timer>(
+        overflow: { _ in MetricHandleCache<String, Timer>.overflowLabel },
+        make: { Timer(label: "taskflow_task_run_seconds", dimensions: [("type", $0)], preferredDisplayUnit: .seconds) }
+    )
+    private static let queueWaitTimers: [Timer] = TaskPriority.allCases.map {
+        Timer(label: "taskflow_task_queue_wait_seconds", dimensions: [("priority", $0.rawValue)], preferredDisplayUnit: .seconds)
+    }
+
+    /// `type` is the label value: a registered type name or `unregisteredType`.
     static func finished(type: String, status: String, priority: TaskPriority) -> Counter {
-        Counter(label: "taskflow_tasks_finished_total", dimensions: [("type", type), ("status", status), ("priority", priority.rawValue)])
+        finishedCounters[FinishedKey(type: type, status: status, priority: priority)]
     }
 
-    static func runTime(_ type: String) -> Timer {
-        Timer(label: "taskflow_task_run_seconds", dimensions: [("type", type)], preferredDisplayUnit: .seconds)
-    }
+    static func runTime(_ type: String) -> Timer { runTimers[type] }
 
-    static func queueWait(_ priority: TaskPriority) -> Timer {
-        Timer(label: "taskflow_task_queue_wait_seconds", dimensions: [("priority", priority.rawValue)], preferredDisplayUnit: .seconds)
-    }
+    static func queueWait(_ priority: TaskPriority) -> Timer { queueWaitTimers[priority.rank] }
 }
 
 import struct Foundation.Date

@@ -84,7 +84,18 @@ public final class TaskWorker: Service, Sendable {
             }
             group.addTask { await self.drainWatcher(subscriptions.map(\.1)) }
 
-            await dispatchLoop()
+            // Unstructured so that a forced stop can cancel every running handler at once (one
+            // task to cancel rather than a stop watcher beside each attempt); awaited right here.
+            let dispatcher = Task { await self.dispatchLoop() }
+            group.addTask {
+                await firstOf(self.forceStop, self.finished)
+                dispatcher.cancel()
+            }
+            await withTaskCancellationHandler {
+                await dispatcher.value
+            } onCancel: {
+                dispatcher.cancel()
+            }
             await batcher.close()
             finished.fire()
             for message in await buffer.close() { try? message.nak() }
@@ -259,16 +270,18 @@ public final class TaskWorker: Service, Sendable {
     private func process(_ task: TaskRecord, message: JetStreamMessage) async {
         var taskLogger = logger
         taskLogger[metadataKey: LogKey.taskID] = .string(task.id.lowercasedText)
-        taskLogger[metadataKey: LogKey.taskType] = "\(task.type)"
-        taskLogger[metadataKey: LogKey.attempt] = "\(task.attempts)"
+        taskLogger[metadataKey: LogKey.taskType] = .string(task.type)
+        taskLogger[metadataKey: LogKey.attempt] = .stringConvertible(task.attempts)
+        let handler = registry.handler(for: task.type)
+        let typeLabel = handler == nil ? Metrics.unregisteredType : task.type
         let context = TaskContext(taskID: task.id, type: task.type, priority: task.priority, attempt: task.attempts,
                                   maxAttempts: task.maxAttempts, workerID: configuration.workerID, logger: taskLogger)
         taskLogger.debug("task started")
         Metrics.queueWait(task.priority).recordInterval(since: task.createdAt)
         running.withLock { $0[task.id] = RunningAttempt(message: message, attempt: task.attempts) }
         let started = ContinuousClock.now
-        let result = await runHandler(task, context: context)
-        Metrics.runTime(task.type).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        let result = await runHandler(handler, task, context: context)
+        Metrics.runTime(typeLabel).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         // The attempt stays in `running` until its outcome is recorded, so the heartbeat keeps the
         // message (InProgress) and the lease alive while PostgreSQL is briefly unreachable; the
         // finished work is not run a second time.
@@ -302,7 +315,7 @@ public final class TaskWorker: Service, Sendable {
 
         switch await batcher.submit(outcome) {
         case .success(true):
-            Metrics.finished(type: task.type, status: outcome.status.rawValue, priority: task.priority).increment()
+            Metrics.finished(type: typeLabel, status: outcome.status.rawValue, priority: task.priority).increment()
             switch outcome.status {
             case .completed:
                 taskLogger.debug("task completed")
@@ -334,34 +347,20 @@ public final class TaskWorker: Service, Sendable {
         }
     }
 
-    private func runHandler(_ task: TaskRecord, context: TaskContext) async -> HandlerResult {
-        guard let handler = registry.handler(for: task.type) else {
+    /// Runs the handler in the attempt's own task. A forced stop cancels that task (see
+    /// `runUntilDrained`); a task timeout races the handler against a sleep.
+    private func runHandler(_ handler: TaskHandlerRegistry.Handler?, _ task: TaskRecord, context: TaskContext) async -> HandlerResult {
+        guard let handler else {
             return .terminal("no handler registered for type \(task.type)")
         }
-        let timeout = configuration.taskTimeout
-        let stop = forceStop
+        guard let timeout = configuration.taskTimeout else {
+            return await invoke(handler, task, context: context)
+        }
         return await withTaskGroup(of: HandlerResult?.self) { group in
+            group.addTask { await self.invoke(handler, task, context: context) }
             group.addTask {
-                do {
-                    try await handler(task.payload, context)
-                    return .success
-                } catch let error as TerminalTaskError {
-                    return .terminal(error.message)
-                } catch is CancellationError {
-                    return nil
-                } catch {
-                    return .retryable(String(describing: error))
-                }
-            }
-            if let timeout {
-                group.addTask {
-                    try? await Task.sleep(for: timeout)
-                    return Task.isCancelled ? nil : .retryable("timed out after \(timeout)")
-                }
-            }
-            group.addTask {
-                await stop.wait()
-                return Task.isCancelled ? nil : .interrupted
+                try? await Task.sleep(for: timeout)
+                return Task.isCancelled ? nil : .retryable("timed out after \(timeout)")
             }
             var result: HandlerResult?
             while let next = await group.next() {
@@ -370,8 +369,21 @@ public final class TaskWorker: Service, Sendable {
                     group.cancelAll()
                 }
             }
-            // A handler that ended by cancellation without any other cause counts as interrupted.
             return result ?? .interrupted
+        }
+    }
+
+    private func invoke(_ handler: TaskHandlerRegistry.Handler, _ task: TaskRecord, context: TaskContext) async -> HandlerResult {
+        do {
+            try await handler(task.payload, context)
+            return .success
+        } catch let error as TerminalTaskError {
+            return .terminal(error.message)
+        } catch {
+            // Cancelled: the worker stopped past its shutdown timeout (or a timeout won the race,
+            // and this result is ignored). Whatever the handler threw then, the work did not fail.
+            if error is CancellationError || Task.isCancelled { return .interrupted }
+            return .retryable(String(describing: error))
         }
     }
 
