@@ -212,6 +212,23 @@ struct DeliveryTests {
         }
     }
 
+    @Test func aHandlerThatFinishesDespiteTheForcedStopIsRecordedAsSucceeded() async throws {
+        try await TestEnvironment.with { env in
+            let log = RunLog()
+            let registry = try testRegistry(log)
+            let id = try await env.queue.enqueue("stubborn", payload: SlowPayload(ms: 1500), maxAttempts: 1).task.id
+            let worker = env.startWorker(registry, configuration: env.workerConfiguration(shutdownTimeout: .milliseconds(200)))
+            while log.order.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+            try await worker.stop()
+
+            // The work was done: it is not run a second time as if it had been interrupted.
+            let task = try #require(try await env.queue.task(id))
+            #expect(task.status == .completed)
+            #expect(try await env.queue.executions(of: id).map(\.status) == [.succeeded])
+            #expect(log.successCount(id) == 1)
+        }
+    }
+
     @Test func aHandlerPastTheTaskTimeoutIsCutOffAndRetriedLikeAnyFailure() async throws {
         try await TestEnvironment.with { env in
             let log = RunLog()

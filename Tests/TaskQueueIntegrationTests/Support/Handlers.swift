@@ -23,6 +23,14 @@ func testRegistry(_ log: RunLog) throws -> TaskHandlerRegistry {
         log.started(context.taskID)
         throw TerminalTaskError("this task can never succeed")
     }
+    try registry.register("stubborn", payload: SlowPayload.self) { payload, context in
+        // Waits without looking at cancellation, like work that cannot be interrupted.
+        log.started(context.taskID)
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(payload.ms)) { continuation.resume() }
+        }
+        log.succeeded(context.taskID)
+    }
     return registry
 }
 
