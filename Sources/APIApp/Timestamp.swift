@@ -8,32 +8,38 @@ enum Timestamp {
         let fraction = Int(milliseconds - Int64(seconds) * 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        var output: [UInt8] = []
-        output.reserveCapacity(24)
-        func put(_ value: Int, width: Int) {
-            var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
-            var rest = value
-            for index in stride(from: width - 1, through: 0, by: -1) {
-                digits[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
+        // Written straight into the string's storage: one allocation per timestamp (a response
+        // carries five of them, and per-field arrays showed in the API's profile).
+        return String(unsafeUninitializedCapacity: 24) { output in
+            var index = 0
+            func put(_ value: Int, width: Int) {
+                var rest = value
+                for offset in stride(from: width - 1, through: 0, by: -1) {
+                    output[index + offset] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                }
+                index += width
             }
-            output.append(contentsOf: digits)
+            func put(_ character: Unicode.Scalar) {
+                output[index] = UInt8(ascii: character)
+                index += 1
+            }
+            put(Int(parts.tm_year) + 1900, width: 4)
+            put("-")
+            put(Int(parts.tm_mon) + 1, width: 2)
+            put("-")
+            put(Int(parts.tm_mday), width: 2)
+            put("T")
+            put(Int(parts.tm_hour), width: 2)
+            put(":")
+            put(Int(parts.tm_min), width: 2)
+            put(":")
+            put(Int(parts.tm_sec), width: 2)
+            put(".")
+            put(fraction, width: 3)
+            put("Z")
+            return index
         }
-        put(Int(parts.tm_year) + 1900, width: 4)
-        output.append(UInt8(ascii: "-"))
-        put(Int(parts.tm_mon) + 1, width: 2)
-        output.append(UInt8(ascii: "-"))
-        put(Int(parts.tm_mday), width: 2)
-        output.append(UInt8(ascii: "T"))
-        put(Int(parts.tm_hour), width: 2)
-        output.append(UInt8(ascii: ":"))
-        put(Int(parts.tm_min), width: 2)
-        output.append(UInt8(ascii: ":"))
-        put(Int(parts.tm_sec), width: 2)
-        output.append(UInt8(ascii: "."))
-        put(fraction, width: 3)
-        output.append(UInt8(ascii: "Z"))
-        return String(decoding: output, as: UTF8.self)
     }
 }
 
