@@ -46,7 +46,8 @@ import Testing
     }
 
     @Test func textFormMatchesFoundationAndParsesBack() {
-        for id in [UUID(), UUID.timeOrdered(), UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))] {
+        for id in [UUID.timeOrdered(), UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+                   UUID(uuid: (255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255))] + (0..<200).map({ _ in UUID() }) {
             #expect(id.lowercasedText == id.uuidString.lowercased())
             #expect(UUID(canonicalText: id.lowercasedText) == id)
             #expect(UUID(canonicalText: id.uuidString) == id)

@@ -21,6 +21,34 @@ import Testing
         #expect(PostgresTimestamp.parse("garbage") == nil)
     }
 
+    @Test func calendarDatesMatchTheCLibrary() {
+        // Date(utcYear:...) does timegm's arithmetic itself; it must agree with it everywhere,
+        // leap days, century years and days past the end of a month included.
+        var generator = SystemRandomNumberGenerator()
+        var samples: [(Int, Int, Int, Int, Int, Int)] = [
+            (1970, 1, 1, 0, 0, 0), (2000, 2, 29, 23, 59, 59), (1900, 3, 1, 0, 0, 0), (2100, 2, 28, 12, 0, 0),
+            (2024, 12, 31, 23, 59, 60), (2030, 2, 31, 1, 2, 3), (1969, 12, 31, 23, 59, 59), (1601, 1, 1, 0, 0, 0),
+        ]
+        for _ in 0..<2000 {
+            samples.append((Int.random(in: 1600...2400, using: &generator), Int.random(in: 1...12, using: &generator),
+                            Int.random(in: 1...31, using: &generator), Int.random(in: 0...23, using: &generator),
+                            Int.random(in: 0...59, using: &generator), Int.random(in: 0...60, using: &generator)))
+        }
+        for (year, month, day, hour, minute, second) in samples {
+            var parts = tm()
+            parts.tm_year = Int32(year - 1900)
+            parts.tm_mon = Int32(month - 1)
+            parts.tm_mday = Int32(day)
+            parts.tm_hour = Int32(hour)
+            parts.tm_min = Int32(minute)
+            parts.tm_sec = Int32(second)
+            let expected = Double(timegm(&parts))
+            let date = Date(utcYear: year, month: month, day: day, hour: hour, minute: minute, second: second)
+            #expect(date.timeIntervalSince1970 == expected, "\(year)-\(month)-\(day) \(hour):\(minute):\(second)")
+        }
+        #expect(Date(utcYear: 2026, month: 11, day: 23, hour: 6, minute: 8, second: 13, fraction: 0.25).timeIntervalSince1970 == 1_795_414_093.25)
+    }
+
     @Test func cursorsRoundTripAndRejectGarbage() {
         let cursor = TaskCursor(id: UUID())
         #expect(TaskCursor(encoded: cursor.encoded)?.id == cursor.id)

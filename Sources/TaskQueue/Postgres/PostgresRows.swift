@@ -55,26 +55,25 @@ struct PostgresRow: Sendable {
     let index: [String: Int]
     let values: [String?]
 
-    func optionalString(_ column: String) throws -> String? {
+    /// Where `column` is in this result; look it up once and use the positional accessors when
+    /// reading many rows (a lookup by name hashes the name every time).
+    func position(_ column: String) throws -> Int {
         guard let position = index[column] else {
             throw TaskQueueError(.databaseError, "result has no column \(column)")
         }
-        return values[position]
+        return position
     }
 
-    func string(_ column: String) throws -> String {
-        guard let value = try optionalString(column) else {
-            throw TaskQueueError(.databaseError, "column \(column) is NULL")
-        }
-        return value
+    private func name(_ position: Int) -> String {
+        index.first { $0.value == position }?.key ?? "#\(position)"
     }
 
-    func int(_ column: String) throws -> Int {
-        guard let value = Int(try string(column)) else {
-            throw TaskQueueError(.databaseError, "column \(column) is not an integer")
-        }
-        return value
-    }
+    func optionalString(_ column: String) throws -> String? { try optionalString(at: position(column)) }
+    func string(_ column: String) throws -> String { try string(at: position(column)) }
+    func int(_ column: String) throws -> Int { try int(at: position(column)) }
+    func uuid(_ column: String) throws -> UUID { try uuid(at: position(column)) }
+    func date(_ column: String) throws -> Date { try date(at: position(column)) }
+    func optionalDate(_ column: String) throws -> Date? { try optionalDate(at: position(column)) }
 
     func optionalInt(_ column: String) throws -> Int? {
         try optionalString(column).flatMap { Int($0) }
@@ -88,24 +87,45 @@ struct PostgresRow: Sendable {
         try string(column) == "t"
     }
 
-    func uuid(_ column: String) throws -> UUID {
-        guard let value = UUID(canonicalText: try string(column)) else {
-            throw TaskQueueError(.databaseError, "column \(column) is not a uuid")
+    func optionalString(at position: Int) throws -> String? {
+        guard values.indices.contains(position) else {
+            throw TaskQueueError(.databaseError, "result has no column #\(position)")
+        }
+        return values[position]
+    }
+
+    func string(at position: Int) throws -> String {
+        guard let value = try optionalString(at: position) else {
+            throw TaskQueueError(.databaseError, "column \(name(position)) is NULL")
         }
         return value
     }
 
-    func date(_ column: String) throws -> Date {
-        guard let value = try optionalDate(column) else {
-            throw TaskQueueError(.databaseError, "column \(column) is NULL")
+    func int(at position: Int) throws -> Int {
+        guard let value = Int(try string(at: position)) else {
+            throw TaskQueueError(.databaseError, "column \(name(position)) is not an integer")
         }
         return value
     }
 
-    func optionalDate(_ column: String) throws -> Date? {
-        guard let text = try optionalString(column) else { return nil }
+    func uuid(at position: Int) throws -> UUID {
+        guard let value = UUID(canonicalText: try string(at: position)) else {
+            throw TaskQueueError(.databaseError, "column \(name(position)) is not a uuid")
+        }
+        return value
+    }
+
+    func date(at position: Int) throws -> Date {
+        guard let value = try optionalDate(at: position) else {
+            throw TaskQueueError(.databaseError, "column \(name(position)) is NULL")
+        }
+        return value
+    }
+
+    func optionalDate(at position: Int) throws -> Date? {
+        guard let text = try optionalString(at: position) else { return nil }
         guard let date = PostgresTimestamp.parse(text) else {
-            throw TaskQueueError(.databaseError, "column \(column) is not a UTC timestamp: \(text)")
+            throw TaskQueueError(.databaseError, "column \(name(position)) is not a UTC timestamp: \(text)")
         }
         return date
     }
@@ -114,12 +134,18 @@ struct PostgresRow: Sendable {
 /// Parses and formats `timestamptz` text in the session's UTC zone ("2026-11-23 06:08:13.123456+00").
 enum PostgresTimestamp {
     static func parse(_ text: String) -> Date? {
-        let bytes = Array(text.utf8)
+        var text = text
+        return text.withUTF8(parse(bytes:))
+    }
+
+    /// Works on the string's own bytes: a claim reads several timestamps per task, and copying
+    /// each into an array showed in the worker's profile.
+    private static func parse(bytes: UnsafeBufferPointer<UInt8>) -> Date? {
         guard bytes.count >= 19 else { return nil }
         func number(_ range: Range<Int>) -> Int? {
             var value = 0
             for i in range {
-                guard i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 else { return nil }
+                guard bytes[i] >= 48, bytes[i] <= 57 else { return nil }
                 value = value * 10 + Int(bytes[i] - 48)
             }
             return value
@@ -139,7 +165,7 @@ enum PostgresTimestamp {
             }
         }
         // The session runs in UTC, so the offset is +00; anything else is refused rather than guessed.
-        if i < bytes.count, text.utf8.suffix(from: text.utf8.index(text.utf8.startIndex, offsetBy: i)).elementsEqual("+00".utf8) == false {
+        if i < bytes.count, !bytes[i...].elementsEqual("+00".utf8) {
             return nil
         }
         return Date(utcYear: year, month: month, day: day, hour: hour, minute: minute, second: second, fraction: fraction)
@@ -161,13 +187,17 @@ enum PostgresTimestamp {
 extension Date {
     /// The instant of a UTC calendar date and time (used by TaskFlow's timestamp parsers).
     public init(utcYear year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, fraction: Double = 0) {
-        var components = tm()
-        components.tm_year = Int32(year - 1900)
-        components.tm_mon = Int32(month - 1)
-        components.tm_mday = Int32(day)
-        components.tm_hour = Int32(hour)
-        components.tm_min = Int32(minute)
-        components.tm_sec = Int32(second)
-        self.init(timeIntervalSince1970: Double(timegm(&components)) + fraction)
+        // Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's days_from_civil),
+        // the answer `timegm` gives, without its guess-and-convert loop (it showed in the worker's
+        // profile: a claim reads several timestamps per task). Fields past their range carry over
+        // the same way (February 30 is March 1 or 2).
+        let shiftedYear = month <= 2 ? year - 1 : year
+        let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
+        let yearOfEra = shiftedYear - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        let seconds = ((days * 24 + hour) * 60 + minute) * 60 + second
+        self.init(timeIntervalSince1970: Double(seconds) + fraction)
     }
 }

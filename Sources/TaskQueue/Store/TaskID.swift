@@ -90,9 +90,10 @@ extension UUID {
 
     /// Parses the canonical 8-4-4-4-12 hex form in either case; nil for anything else.
     init?(canonicalText text: String) {
-        var bytes = [UInt8](repeating: 0, count: 16)
-        var count = 0
-        var high: UInt8?
+        // Accumulated into two words rather than a byte array: no allocation per parsed id.
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        var nibbles = 0
         var position = 0
         for character in text.utf8 {
             defer { position += 1 }
@@ -107,17 +108,18 @@ extension UUID {
             case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = character - UInt8(ascii: "A") + 10
             default: return nil
             }
-            guard count < 16 else { return nil }
-            if let first = high {
-                bytes[count] = first << 4 | nibble
-                count += 1
-                high = nil
+            guard nibbles < 32 else { return nil }
+            if nibbles < 16 {
+                high = high << 4 | UInt64(nibble)
             } else {
-                high = nibble
+                low = low << 4 | UInt64(nibble)
             }
+            nibbles += 1
         }
-        guard position == 36, count == 16 else { return nil }
-        self.init(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                         bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        guard position == 36, nibbles == 32 else { return nil }
+        func byte(_ word: UInt64, _ index: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: word >> (56 - 8 * index)) }
+        self.init(uuid: (byte(high, 0), byte(high, 1), byte(high, 2), byte(high, 3), byte(high, 4), byte(high, 5),
+                         byte(high, 6), byte(high, 7), byte(low, 0), byte(low, 1), byte(low, 2), byte(low, 3),
+                         byte(low, 4), byte(low, 5), byte(low, 6), byte(low, 7)))
     }
 }

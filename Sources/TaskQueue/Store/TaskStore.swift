@@ -164,22 +164,29 @@ struct TaskStore: Sendable {
             ])
         }
         var outcomes: [UUID: ClaimOutcome] = [:]
-        for row in rows.rows {
-            let task = try TaskRecord(row: row)
-            // Remaining times come from the database clock, the one leases and run_at are set by.
-            let dueIn = try row.double("due_in_ms") ?? 0
-            let leaseLeft = try row.double("lease_left_ms") ?? 0
-            if try row.string("outcome") == "claimed" {
-                outcomes[task.id] = .claimed(task)
-            } else if task.status.isTerminal {
-                outcomes[task.id] = .finished(task.status)
-            } else if task.status == .running, leaseLeft > 0 {
-                outcomes[task.id] = .leased(.milliseconds(Int64(leaseLeft.rounded(.up))))
-            } else if task.status != .running, dueIn > 0 {
-                outcomes[task.id] = .notDue(.milliseconds(Int64(dueIn.rounded(.up))))
-            } else {
-                // Due and live but not ours: another worker claimed it in the same instant.
-                outcomes[task.id] = .heldElsewhere
+        outcomes.reserveCapacity(ids.count)
+        if let first = rows.rows.first {
+            let columns = try TaskRecordColumns(first)
+            let outcomeColumn = try first.position("outcome")
+            let dueInColumn = try first.position("due_in_ms")
+            let leaseLeftColumn = try first.position("lease_left_ms")
+            for row in rows.rows {
+                let task = try TaskRecord(row: row, columns: columns)
+                // Remaining times come from the database clock, the one leases and run_at are set by.
+                let dueIn = try row.optionalString(at: dueInColumn).flatMap { Double($0) } ?? 0
+                let leaseLeft = try row.optionalString(at: leaseLeftColumn).flatMap { Double($0) } ?? 0
+                if try row.string(at: outcomeColumn) == "claimed" {
+                    outcomes[task.id] = .claimed(task)
+                } else if task.status.isTerminal {
+                    outcomes[task.id] = .finished(task.status)
+                } else if task.status == .running, leaseLeft > 0 {
+                    outcomes[task.id] = .leased(.milliseconds(Int64(leaseLeft.rounded(.up))))
+                } else if task.status != .running, dueIn > 0 {
+                    outcomes[task.id] = .notDue(.milliseconds(Int64(dueIn.rounded(.up))))
+                } else {
+                    // Due and live but not ours: another worker claimed it in the same instant.
+                    outcomes[task.id] = .heldElsewhere
+                }
             }
         }
         for id in ids where outcomes[id] == nil { outcomes[id] = .unknown }
@@ -363,7 +370,7 @@ struct TaskStore: Sendable {
             LIMIT $\(parameters.count)
             """
         let rows = try await pool.withSession { [parameters] session in try session.execute(sql, parameters) }
-        var tasks = try rows.rows.map(TaskRecord.init(row:))
+        var tasks = try TaskRecord.all(in: rows)
         var next: String?
         if tasks.count > limit {
             tasks.removeLast()
@@ -533,7 +540,7 @@ struct TaskStore: Sendable {
                 ORDER BY t.finished_at LIMIT $2
                 """, [Int(grace.milliseconds), limit])
         }
-        return try rows.rows.map(TaskRecord.init(row:))
+        return try TaskRecord.all(in: rows)
     }
 }
 
@@ -616,29 +623,68 @@ struct TaskCursor {
     }
 }
 
+/// Where the task columns are in one result. Looked up once per result: by name, every column of
+/// every row hashed its name again (a tenth of a claim's time in the worker's profile).
+struct TaskRecordColumns {
+    let id, type, payload, priority, status, attempts, maxAttempts, attemptBase, runAt, idempotencyKey,
+        lastError, leaseOwner, leaseExpiresAt, publishedAt, createdAt, updatedAt, startedAt, finishedAt: Int
+
+    init(_ row: PostgresRow) throws {
+        id = try row.position("id")
+        type = try row.position("type")
+        payload = try row.position("payload")
+        priority = try row.position("priority")
+        status = try row.position("status")
+        attempts = try row.position("attempts")
+        maxAttempts = try row.position("max_attempts")
+        attemptBase = try row.position("attempt_base")
+        runAt = try row.position("run_at")
+        idempotencyKey = try row.position("idempotency_key")
+        lastError = try row.position("last_error")
+        leaseOwner = try row.position("lease_owner")
+        leaseExpiresAt = try row.position("lease_expires_at")
+        publishedAt = try row.position("published_at")
+        createdAt = try row.position("created_at")
+        updatedAt = try row.position("updated_at")
+        startedAt = try row.position("started_at")
+        finishedAt = try row.position("finished_at")
+    }
+}
+
 extension TaskRecord {
     init(row: PostgresRow) throws {
-        id = try row.uuid("id")
-        type = try row.string("type")
-        payload = try row.string("payload")
-        priority = TaskPriority(rawValue: try row.string("priority")) ?? .normal
-        guard let status = TaskStatus(rawValue: try row.string("status")) else {
+        try self.init(row: row, columns: TaskRecordColumns(row))
+    }
+
+    init(row: PostgresRow, columns: TaskRecordColumns) throws {
+        id = try row.uuid(at: columns.id)
+        type = try row.string(at: columns.type)
+        payload = try row.string(at: columns.payload)
+        priority = TaskPriority(rawValue: try row.string(at: columns.priority)) ?? .normal
+        guard let status = TaskStatus(rawValue: try row.string(at: columns.status)) else {
             throw TaskQueueError(.databaseError, "task \(id) has an unknown status")
         }
         self.status = status
-        attempts = try row.int("attempts")
-        maxAttempts = try row.int("max_attempts")
-        attemptBase = try row.int("attempt_base")
-        runAt = try row.date("run_at")
-        idempotencyKey = try row.optionalString("idempotency_key")
-        lastError = try row.optionalString("last_error")
-        leaseOwner = try row.optionalString("lease_owner")
-        leaseExpiresAt = try row.optionalDate("lease_expires_at")
-        publishedAt = try row.optionalDate("published_at")
-        createdAt = try row.date("created_at")
-        updatedAt = try row.date("updated_at")
-        startedAt = try row.optionalDate("started_at")
-        finishedAt = try row.optionalDate("finished_at")
+        attempts = try row.int(at: columns.attempts)
+        maxAttempts = try row.int(at: columns.maxAttempts)
+        attemptBase = try row.int(at: columns.attemptBase)
+        runAt = try row.date(at: columns.runAt)
+        idempotencyKey = try row.optionalString(at: columns.idempotencyKey)
+        lastError = try row.optionalString(at: columns.lastError)
+        leaseOwner = try row.optionalString(at: columns.leaseOwner)
+        leaseExpiresAt = try row.optionalDate(at: columns.leaseExpiresAt)
+        publishedAt = try row.optionalDate(at: columns.publishedAt)
+        createdAt = try row.date(at: columns.createdAt)
+        updatedAt = try row.date(at: columns.updatedAt)
+        startedAt = try row.optionalDate(at: columns.startedAt)
+        finishedAt = try row.optionalDate(at: columns.finishedAt)
+    }
+
+    /// Every row of a result as a task, the column positions looked up once.
+    static func all(in rows: PostgresRows) throws -> [TaskRecord] {
+        guard let first = rows.rows.first else { return [] }
+        let columns = try TaskRecordColumns(first)
+        return try rows.rows.map { try TaskRecord(row: $0, columns: columns) }
     }
 }
 
