@@ -168,10 +168,7 @@ public final class TaskWorker: Service, Sendable {
                 let batch = await buffer.take()
                 if batch.isEmpty { break }
                 for (delivery, task) in await admit(batch) {
-                    handlers.addTask {
-                        await self.process(task, message: delivery.message)
-                        await self.buffer.release()
-                    }
+                    handlers.addTask { await self.process(task, message: delivery.message) }
                 }
             }
         }
@@ -282,6 +279,10 @@ public final class TaskWorker: Service, Sendable {
         let started = ContinuousClock.now
         let result = await runHandler(handler, task, context: context)
         Metrics.runTime(typeLabel).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        // The handler is done, so its slot is free for the next task: `concurrency` bounds the
+        // handlers running at once, not the outcomes waiting for their database write. Holding
+        // the slot through the write left slots idle for a round trip per task.
+        await buffer.release()
         // The attempt stays in `running` until its outcome is recorded, so the heartbeat keeps the
         // message (InProgress) and the lease alive while PostgreSQL is briefly unreachable; the
         // finished work is not run a second time.
