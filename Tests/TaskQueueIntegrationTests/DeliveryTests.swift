@@ -127,6 +127,40 @@ struct DeliveryTests {
         }
     }
 
+    @Test func aHandlersSlotIsFreeWhileItsOutcomeWaitsForTheDatabase() async throws {
+        try await TestEnvironment.with { env in
+            let log = RunLog()
+            let worker = env.startWorker(try testRegistry(log), configuration: env.workerConfiguration(concurrency: 1))
+            let first = try await env.queue.enqueue("slow", payload: SlowPayload(ms: 300)).task.id
+            while log.startCount(first) == 0 { try await Task.sleep(for: .milliseconds(10)) }
+
+            // Hold the first task's row so writing its outcome waits once its handler returns.
+            let holder = PostgresPool(configuration: PostgresConfiguration(url: TestEnvironment.databaseURL, poolSize: 1, schema: env.name))
+            let connection = await holder.acquire()
+            try await connection.withSession { session in
+                try session.execute("BEGIN")
+                try session.execute("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE", [first])
+            }
+            let second = try await env.queue.enqueue("slow", payload: SlowPayload(ms: 10)).task.id
+
+            // With one slot, the second task can start only because the first handler's slot was
+            // given back before its outcome was written.
+            let clock = ContinuousClock()
+            let deadline = clock.now.advanced(by: .seconds(10))
+            while log.startCount(second) == 0, clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(log.startCount(second) == 1)
+            #expect(log.successCount(first) == 1)
+            #expect(try await env.queue.task(first)?.status == .running, "the first outcome should still be waiting")
+
+            try await connection.withSession { try $0.execute("COMMIT") }
+            await holder.release(connection)
+            try await env.waitFor(first, .completed)
+            try await env.waitFor(second, .completed)
+            #expect(log.startCount(first) == 1)
+            try await worker.stop()
+        }
+    }
+
     @Test func aHighPriorityTaskStartsNextUnderALowBacklog() async throws {
         try await TestEnvironment.with { env in
             let lows = try await env.queue.enqueueBatch((0..<150).map { _ in
