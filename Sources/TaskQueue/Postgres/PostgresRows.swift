@@ -79,9 +79,7 @@ struct PostgresRow: Sendable {
         try optionalString(column).flatMap { Int($0) }
     }
 
-    func double(_ column: String) throws -> Double? {
-        try optionalString(column).flatMap { Double($0) }
-    }
+    func double(_ column: String) throws -> Double? { try double(at: position(column)) }
 
     func bool(_ column: String) throws -> Bool {
         try string(column) == "t"
@@ -106,6 +104,10 @@ struct PostgresRow: Sendable {
             throw TaskQueueError(.databaseError, "column \(name(position)) is not an integer")
         }
         return value
+    }
+
+    func double(at position: Int) throws -> Double? {
+        try optionalString(at: position).flatMap { Double($0) }
     }
 
     func uuid(at position: Int) throws -> UUID {

@@ -173,8 +173,8 @@ struct TaskStore: Sendable {
             for row in rows.rows {
                 let task = try TaskRecord(row: row, columns: columns)
                 // Remaining times come from the database clock, the one leases and run_at are set by.
-                let dueIn = try row.optionalString(at: dueInColumn).flatMap { Double($0) } ?? 0
-                let leaseLeft = try row.optionalString(at: leaseLeftColumn).flatMap { Double($0) } ?? 0
+                let dueIn = try row.double(at: dueInColumn) ?? 0
+                let leaseLeft = try row.double(at: leaseLeftColumn) ?? 0
                 if try row.string(at: outcomeColumn) == "claimed" {
                     outcomes[task.id] = .claimed(task)
                 } else if task.status.isTerminal {
