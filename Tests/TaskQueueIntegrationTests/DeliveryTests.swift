@@ -22,15 +22,12 @@ struct DeliveryTests {
     @Test func aWorkerThatDiesMidTaskLosesItsLeaseAndTheTaskRunsElsewhere() async throws {
         try await TestEnvironment.with(lease: .seconds(2)) { env in
             let id = try await env.queue.enqueue("noop", payload: Empty()).task.id
-            // A worker that fetches and claims the task, then dies: no ack, no outcome.
-            let config = env.configuration
-            let dead = try await env.queue.nats.pullSubscribe(stream: config.streamName, consumer: config.consumer(for: .normal),
-                                                              subject: config.subject(for: .normal))
-            let messages = try await dead.fetch(batch: 1, noWait: false, timeout: .seconds(5))
-            #expect(messages.first?.text == id.postgresText)
-            let claim = try await env.queue.store.claim([id], workerID: "dead-worker", lease: config.lease)
-            guard case .claimed = claim[id] else { Issue.record("claim failed: \(String(describing: claim[id]))"); return }
-            dead.close()
+            let messages = try await claimAndDie(id, workerID: "dead-worker", env: env)
+            // The running attempt has no execution row until it ends; reads show it from the task.
+            let running = try await env.queue.executions(of: id)
+            #expect(running.map(\.status) == [.started])
+            #expect(running.first?.workerID == "dead-worker" && running.first?.attempt == 1)
+            #expect(running.first?.finishedAt == nil)
 
             let log = RunLog()
             let worker = env.startWorker(try testRegistry(log))
@@ -43,6 +40,33 @@ struct DeliveryTests {
             #expect(executions.first?.error?.contains("worker dead-worker stopped without finishing") == true)
             #expect(executions.last?.status == .succeeded)
             #expect(log.successCount(id) == 1)
+            try await worker.stop()
+            _ = messages
+        }
+    }
+
+    @Test func anAttemptClaimedBeforeExecutionsWereWrittenOnceIsClosedNotDuplicated() async throws {
+        try await TestEnvironment.with(lease: .seconds(2)) { env in
+            let id = try await env.queue.enqueue("noop", payload: Empty()).task.id
+            let messages = try await claimAndDie(id, workerID: "old-worker", env: env)
+            // Made into the state a claim before migration 006 left: an open execution row, no
+            // attempt start on the task row.
+            try await env.queue.pool.withSession { session in
+                try session.execute("UPDATE tasks SET attempt_started_at = NULL WHERE id = $1", [id])
+                try session.execute("""
+                    INSERT INTO task_executions (task_id, attempt, status, worker_id, started_at)
+                    VALUES ($1, 1, 'started', 'old-worker', now())
+                    """, [id])
+            }
+            #expect(try await env.queue.executions(of: id).map(\.status) == [.started])
+
+            let worker = env.startWorker(try testRegistry(RunLog()))
+            _ = try await env.waitFor(id, .completed, timeout: .seconds(30))
+            let executions = try await env.queue.executions(of: id)
+            #expect(executions.map(\.attempt) == [1, 2])
+            #expect(executions.map(\.status) == [.failed, .succeeded])
+            #expect(executions.first?.error?.contains("worker old-worker stopped without finishing") == true)
+            #expect(executions.first?.finishedAt != nil)
             try await worker.stop()
             _ = messages
         }
@@ -320,5 +344,20 @@ struct DeliveryTests {
             #expect(executions[1].startedAt.timeIntervalSince(executions[0].finishedAt!) >= 1.9)
             try await worker.stop()
         }
+    }
+
+    /// A worker that fetches the task's message and claims the task, then dies: no ack, no
+    /// outcome. Returns the fetched messages; the caller keeps them so nothing acknowledges them.
+    private func claimAndDie(_ id: UUID, workerID: String, env: TestEnvironment) async throws -> [JetStreamMessage] {
+        let config = env.configuration
+        let dead = try await env.queue.nats.pullSubscribe(stream: config.streamName, consumer: config.consumer(for: .normal),
+                                                          subject: config.subject(for: .normal))
+        defer { dead.close() }
+        let messages = try await dead.fetch(batch: 1, noWait: false, timeout: .seconds(5))
+        #expect(messages.first?.text == id.postgresText)
+        let claim = try await env.queue.store.claim([id], workerID: workerID, lease: config.lease)
+        let claimed = if case .claimed = claim[id] { true } else { false }
+        try #require(claimed, "claim failed: \(String(describing: claim[id]))")
+        return messages
     }
 }

@@ -195,33 +195,36 @@ struct TaskStore: Sendable {
 
     static let claimSQL = """
         WITH input AS (SELECT DISTINCT ON (id) id, seq FROM unnest($1::uuid[], $4::int8[]) AS i(id, seq)),
-        \(lockInIDOrder("$1::uuid[]", columns: "status, run_at, lease_expires_at")),
+        \(lockInIDOrder("$1::uuid[]", columns: "status, run_at, lease_expires_at, lease_owner, attempts, attempt_started_at")),
         claimed AS (
             UPDATE tasks t
             SET status = 'running', attempts = t.attempts + 1, lease_owner = $2,
                 lease_expires_at = now() + $3 * interval '1 millisecond',
-                started_at = coalesce(t.started_at, now()), updated_at = now(), version = t.version + 1,
+                started_at = coalesce(t.started_at, now()), attempt_started_at = now(),
+                updated_at = now(), version = t.version + 1,
                 published_at = coalesce(t.published_at, now()),
                 published_seq = coalesce(t.published_seq, nullif(input.seq, 0))
             FROM locked JOIN input ON input.id = locked.id
             WHERE t.id = ANY($1::uuid[]) AND t.id = locked.id AND locked.run_at <= now()
               AND (locked.status IN ('queued', 'retrying', 'scheduled')
                    OR (locked.status = 'running' AND locked.lease_expires_at < now()))
-            RETURNING \(taskColumns), locked.status AS previous_status
+            RETURNING \(taskColumns), locked.status AS previous_status, locked.lease_owner AS previous_owner,
+                      locked.attempts AS previous_attempt, locked.attempt_started_at AS previous_started_at
         ),
         abandoned AS (
-            -- Only a task taken over from an expired lease has an open attempt (each claim closes
-            -- the one before it). The ids are gathered once, so the scan is by key even when no
-            -- task qualifies, whatever the planner thinks of the table's size.
-            UPDATE task_executions e
-            SET status = 'failed', finished_at = now(),
-                duration_ms = extract(epoch FROM now() - e.started_at) * 1000,
-                error = 'attempt abandoned: worker ' || e.worker_id || ' stopped without finishing (lease expired)'
-            WHERE e.task_id = ANY(ARRAY(SELECT id FROM claimed WHERE previous_status = 'running')) AND e.status = 'started'
-        ),
-        started AS (
-            INSERT INTO task_executions (task_id, attempt, status, worker_id)
-            SELECT id, attempts, 'started', $2 FROM claimed
+            -- A task taken over from an expired lease: its attempt ended without an outcome and is
+            -- recorded here as failed. An attempt claimed before migration 006 has its open row
+            -- already; that row is closed instead.
+            INSERT INTO task_executions AS e (task_id, attempt, status, error, worker_id, started_at, finished_at, duration_ms)
+            SELECT id, previous_attempt, 'failed',
+                   'attempt abandoned: worker ' || coalesce(previous_owner, 'unknown') || ' stopped without finishing (lease expired)',
+                   coalesce(previous_owner, 'unknown'), coalesce(previous_started_at, now()), now(),
+                   coalesce(extract(epoch FROM now() - previous_started_at) * 1000, 0)
+            FROM claimed WHERE previous_status = 'running'
+            ON CONFLICT (task_id, attempt) DO UPDATE
+                SET status = 'failed', error = excluded.error, finished_at = now(),
+                    duration_ms = extract(epoch FROM now() - e.started_at) * 1000
+                WHERE e.status = 'started'
         )
         SELECT 'claimed' AS outcome, c.id, c.type, c.payload, c.priority, c.status, c.attempts, c.max_attempts,
                c.attempt_base, c.run_at, c.idempotency_key, c.last_error, c.lease_owner, c.lease_expires_at,
@@ -258,7 +261,7 @@ struct TaskStore: Sendable {
             SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::float8[])
                 AS i(id, attempt, status, error, delay_ms)
         ),
-        \(lockInIDOrder("$1::uuid[]", columns: "status, attempts")),
+        \(lockInIDOrder("$1::uuid[]", columns: "status, attempts, lease_owner, attempt_started_at")),
         updated AS (
             UPDATE tasks t
             SET status = i.status, last_error = i.error,
@@ -267,17 +270,19 @@ struct TaskStore: Sendable {
                 lease_owner = NULL, lease_expires_at = NULL, updated_at = now(), version = t.version + 1
             FROM input i JOIN locked ON locked.id = i.id
             WHERE t.id = ANY($1::uuid[]) AND t.id = i.id AND locked.status = 'running' AND locked.attempts = i.attempt
-            RETURNING t.id
+            RETURNING t.id, locked.lease_owner AS owner, locked.attempt_started_at AS attempt_started_at
         ),
         recorded AS (
-            UPDATE task_executions e
-            SET status = CASE WHEN i.status = 'completed' THEN 'succeeded' ELSE 'failed' END,
-                error = i.error, finished_at = now(),
-                duration_ms = extract(epoch FROM now() - e.started_at) * 1000
+            -- The attempt's execution row, written whole when it ends. No row can exist for it yet:
+            -- only this update (the attempt still current) or a takeover of its expired lease
+            -- writes one, and both hold the task's row lock.
+            INSERT INTO task_executions (task_id, attempt, status, error, worker_id, started_at, finished_at, duration_ms)
+            SELECT i.id, i.attempt, CASE WHEN i.status = 'completed' THEN 'succeeded' ELSE 'failed' END,
+                   i.error, coalesce(u.owner, 'unknown'), coalesce(u.attempt_started_at, now()),
+                   now(), coalesce(extract(epoch FROM now() - u.attempt_started_at) * 1000, 0)
             FROM input i JOIN updated u ON u.id = i.id
-            WHERE e.task_id = ANY($1::uuid[]) AND e.task_id = i.id AND e.attempt = i.attempt AND e.status = 'started'
         )
-        SELECT * FROM updated
+        SELECT id FROM updated
         """
 
     /// Extends the leases of tasks this worker still runs; returns the ids whose lease it still holds.
@@ -319,7 +324,15 @@ struct TaskStore: Sendable {
         let rows = try await pool.withSession { session in
             try session.execute("""
                 SELECT task_id, attempt, status, error, worker_id, started_at, finished_at, duration_ms
-                FROM task_executions WHERE task_id = $1 ORDER BY attempt
+                FROM task_executions WHERE task_id = $1
+                UNION ALL
+                -- The attempt running now has no row until it ends; the task row says who runs it
+                -- and since when.
+                SELECT id, attempts, 'started', NULL, lease_owner, attempt_started_at, NULL, NULL
+                FROM tasks t
+                WHERE id = $1 AND status = 'running' AND lease_owner IS NOT NULL AND attempt_started_at IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM task_executions e WHERE e.task_id = $1 AND e.attempt = t.attempts)
+                ORDER BY attempt
                 """, [id])
         }
         return try rows.rows.map { row in
