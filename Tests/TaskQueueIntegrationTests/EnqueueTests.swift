@@ -19,8 +19,19 @@ struct EnqueueTests {
             ])
             #expect(batch[0].task.id == batch[1].task.id)
             #expect(batch.map(\.created) == [true, false])
-            #expect(try await env.queue.counts().byStatus[.queued] == 2)
-            #expect(try await env.queue.streamState().work?.messages == 2)
+            // Keyed and unkeyed tasks in one batch (two inserts in one statement): every result
+            // in its place.
+            let mixed = try await env.queue.enqueueBatch([
+                NewTask(type: "noop"), NewTask(type: "noop", idempotencyKey: "k2"), NewTask(type: "noop"),
+                NewTask(type: "noop", idempotencyKey: "k2"),
+                try NewTask(type: "noop", payload: ["to": "a@example.com"], idempotencyKey: "welcome-42"),
+            ])
+            #expect(mixed.map(\.created) == [true, true, true, false, false])
+            #expect(mixed[3].task.id == mixed[1].task.id)
+            #expect(mixed[4].task.id == first.task.id)
+            #expect(Set(mixed.map(\.task.id)).count == 4)
+            #expect(try await env.queue.counts().byStatus[.queued] == 5)
+            #expect(try await env.queue.streamState().work?.messages == 5)
         }
     }
 

@@ -39,14 +39,28 @@ struct TaskStore: Sendable {
             WITH input AS (
                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::int[], $6::timestamptz[], $7::text[])
                     AS i(id, type, payload, priority, max_attempts, run_at, idempotency_key)
+            ),
+            -- Tasks without an idempotency key are inserted plainly: ON CONFLICT makes every row a
+            -- speculative insertion (a token lock and a confirming WAL record per row), which only
+            -- keyed tasks need.
+            plain AS (
+                INSERT INTO tasks AS t (id, type, payload, priority, status, max_attempts, run_at, idempotency_key)
+                SELECT id, type, payload, priority,
+                       CASE WHEN run_at IS NOT NULL AND run_at > now() THEN 'scheduled' ELSE 'queued' END,
+                       max_attempts, coalesce(run_at, now()), NULL
+                FROM input WHERE idempotency_key IS NULL
+                RETURNING t.id, t.payload::text AS payload, t.status, t.run_at, t.created_at
+            ),
+            keyed AS (
+                INSERT INTO tasks AS t (id, type, payload, priority, status, max_attempts, run_at, idempotency_key)
+                SELECT id, type, payload, priority,
+                       CASE WHEN run_at IS NOT NULL AND run_at > now() THEN 'scheduled' ELSE 'queued' END,
+                       max_attempts, coalesce(run_at, now()), idempotency_key
+                FROM input WHERE idempotency_key IS NOT NULL
+                ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+                RETURNING t.id, t.payload::text AS payload, t.status, t.run_at, t.created_at
             )
-            INSERT INTO tasks AS t (id, type, payload, priority, status, max_attempts, run_at, idempotency_key)
-            SELECT id, type, payload, priority,
-                   CASE WHEN run_at IS NOT NULL AND run_at > now() THEN 'scheduled' ELSE 'queued' END,
-                   max_attempts, coalesce(run_at, now()), idempotency_key
-            FROM input
-            ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-            RETURNING t.id, t.payload::text AS payload, t.status, t.run_at, t.created_at
+            SELECT * FROM plain UNION ALL SELECT * FROM keyed
             """, [
                 PostgresArray(ids),
                 PostgresArray(tasks.map(\.type)),
