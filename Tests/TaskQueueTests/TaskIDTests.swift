@@ -42,6 +42,9 @@ import Testing
             let bytes = withUnsafeBytes(of: id.uuid) { Array($0) }
             #expect(bytes[6] >> 4 == 7 && bytes[8] >> 6 == 0b10)
         }
+        // Bytes 9-15 are random: 56 bits, practically never the same twice in a thousand.
+        let tails = Set(ids.map { id in withUnsafeBytes(of: id.uuid) { Array($0[9..<16]) } })
+        #expect(tails.count == 1000)
         #expect(UUID.timeOrdered(count: 0).isEmpty)
     }
 

@@ -356,29 +356,28 @@ struct OutgoingMessage: Sendable {
 
 /// Collects async publish acknowledgements from nats.c's callback thread, keyed by Nats-Msg-Id.
 final class PublishTracker: Sendable {
-    private let outcomes = Mutex<[String: Result<PublishAck, TaskQueueError>]>([:])
+    /// Outcomes in the order their callbacks ran, not yet taken.
+    private let arrived = Mutex<[(id: String, outcome: Result<PublishAck, TaskQueueError>)]>([])
 
     func record(_ id: String, _ outcome: Result<PublishAck, TaskQueueError>) {
-        outcomes.withLock { $0[id] = outcome }
+        arrived.withLock { $0.append((id, outcome)) }
     }
 
-    /// Removes and returns the outcomes for `ids`, waiting (on the calling thread, which is the
-    /// dedicated publish queue) up to `limit` for callbacks still on their way.
+    /// Returns the outcomes for `ids`, waiting (on the calling thread, which is the dedicated
+    /// publish queue) up to `limit` for callbacks still on their way. Outcomes of other ids (late
+    /// callbacks of a batch that gave up on them) are dropped.
     func take(_ ids: [String], waitingUpTo limit: Duration) -> [String: Result<PublishAck, TaskQueueError>] {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: limit)
+        let wanted = Set(ids)
         var taken: [String: Result<PublishAck, TaskQueueError>] = [:]
-        var missing = Set(ids)
+        taken.reserveCapacity(wanted.count)
+        var batch: [(id: String, outcome: Result<PublishAck, TaskQueueError>)] = []
         while true {
-            outcomes.withLock { all in
-                for id in missing {
-                    if let outcome = all.removeValue(forKey: id) {
-                        taken[id] = outcome
-                        missing.remove(id)
-                    }
-                }
-            }
-            if missing.isEmpty || clock.now >= deadline { return taken }
+            arrived.withLock { swap(&$0, &batch) }
+            for (id, outcome) in batch where wanted.contains(id) { taken[id] = outcome }
+            batch.removeAll(keepingCapacity: true)
+            if taken.count == wanted.count || clock.now >= deadline { return taken }
             usleep(200)
         }
     }

@@ -33,26 +33,23 @@ extension UUID {
     private static let lastIssued = Mutex<UInt64>(0)
 
     private static func make(count: Int, firstPosition: UInt64) -> [UUID] {
-        var random = [UInt8](repeating: 0, count: 8 * count)
-        var generator = SystemRandomNumberGenerator()
-        random.withUnsafeMutableBytes { buffer in
-            for offset in stride(from: 0, to: buffer.count, by: 8) {
-                buffer.storeBytes(of: generator.next() as UInt64, toByteOffset: offset, as: UInt64.self)
-            }
-        }
+        var random = [UInt64](repeating: 0, count: count)
+        random.withUnsafeMutableBytes(fillRandom)
         return (0..<count).map { index in
             let position = firstPosition + UInt64(index)
-            let milliseconds = position >> 12
-            let counter = position & 0xFFF
-            var bytes = [UInt8](repeating: 0, count: 16)
-            for byte in 0..<6 { bytes[byte] = UInt8(truncatingIfNeeded: milliseconds >> (40 - 8 * UInt64(byte))) }
-            bytes[6] = 0x70 | UInt8(counter >> 8)  // version 7, counter high bits
-            bytes[7] = UInt8(counter & 0xFF)
-            for byte in 8..<16 { bytes[byte] = random[8 * index + byte - 8] }
-            bytes[8] = 0x80 | (bytes[8] & 0x3F)  // RFC 9562 variant
-            return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                               bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+            // 48 bits of milliseconds, version 7, the 12-bit counter; then the RFC 9562 variant
+            // and 62 random bits.
+            let high = (position >> 12) << 16 | 0x7000 | (position & 0xFFF)
+            let low = random[index] & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000
+            return withUnsafeBytes(of: (high.bigEndian, low.bigEndian)) { UUID(uuid: $0.load(as: uuid_t.self)) }
         }
+    }
+
+    /// Fills `buffer` from the C library's cryptographic generator in one call (the standard
+    /// generator asks the kernel for 8 bytes at a time: a system call per id).
+    private static func fillRandom(_ buffer: UnsafeMutableRawBufferPointer) {
+        guard let base = buffer.baseAddress else { return }
+        arc4random_buf(base, buffer.count)
     }
 
     /// PostgreSQL's uuid order: bytewise, as `memcmp` compares them.

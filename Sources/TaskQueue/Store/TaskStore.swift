@@ -74,18 +74,24 @@ struct TaskStore: Sendable {
         // and the table's defaults (decoding whole rows cost more than the INSERT itself).
         let sent = Dictionary(uniqueKeysWithValues: zip(ids, tasks))
         var byID: [UUID: TaskRecord] = [:]
-        for row in inserted.rows {
-            let id = try row.uuid("id")
-            guard let task = sent[id], let status = TaskStatus(rawValue: try row.string("status")) else {
-                throw TaskQueueError(.databaseError, "the insert returned an unexpected row for task \(id)")
+        byID.reserveCapacity(tasks.count)
+        if let first = inserted.rows.first {
+            let idAt = try first.position("id"), payloadAt = try first.position("payload")
+            let statusAt = try first.position("status"), runAtAt = try first.position("run_at")
+            let createdAtAt = try first.position("created_at")
+            for row in inserted.rows {
+                let id = try row.uuid(at: idAt)
+                guard let task = sent[id], let status = TaskStatus(rawValue: try row.string(at: statusAt)) else {
+                    throw TaskQueueError(.databaseError, "the insert returned an unexpected row for task \(id)")
+                }
+                let createdAt = try row.date(at: createdAtAt)
+                byID[id] = TaskRecord(
+                    id: id, type: task.type, payload: try row.string(at: payloadAt), priority: task.priority, status: status,
+                    attempts: 0, maxAttempts: task.maxAttempts ?? defaultMaxAttempts, attemptBase: 0,
+                    runAt: try row.date(at: runAtAt), idempotencyKey: task.idempotencyKey, lastError: nil, leaseOwner: nil,
+                    leaseExpiresAt: nil, publishedAt: nil, createdAt: createdAt, updatedAt: createdAt, startedAt: nil, finishedAt: nil
+                )
             }
-            let createdAt = try row.date("created_at")
-            byID[id] = TaskRecord(
-                id: id, type: task.type, payload: try row.string("payload"), priority: task.priority, status: status,
-                attempts: 0, maxAttempts: task.maxAttempts ?? defaultMaxAttempts, attemptBase: 0,
-                runAt: try row.date("run_at"), idempotencyKey: task.idempotencyKey, lastError: nil, leaseOwner: nil,
-                leaseExpiresAt: nil, publishedAt: nil, createdAt: createdAt, updatedAt: createdAt, startedAt: nil, finishedAt: nil
-            )
         }
         var existingByKey: [String: TaskRecord] = [:]
         let missingKeys = zip(ids, tasks).compactMap { id, task in byID[id] == nil ? task.idempotencyKey : nil }
