@@ -255,8 +255,10 @@ struct TaskStore: Sendable {
         SELECT 'skipped', \(taskColumns),
                extract(epoch FROM t.run_at - now()) * 1000,
                coalesce(extract(epoch FROM t.lease_expires_at - now()) * 1000, 0)
-        FROM tasks t JOIN input i ON i.id = t.id
-        WHERE t.id = ANY($1::uuid[]) AND t.id NOT IN (SELECT id FROM claimed)
+        FROM tasks t
+        -- The ids left over are gathered first: when every task was claimed (the usual case) the
+        -- scan has no key to look up instead of reading every task again to filter it out.
+        WHERE t.id = ANY(ARRAY(SELECT id FROM input WHERE id NOT IN (SELECT id FROM claimed)))
         """
 
     /// Applies attempt outcomes in one statement. Only the current attempt of a running task may
