@@ -39,11 +39,24 @@ def med(*path):
     return statistics.median(values) if values else None
 def f(value):
     return "n/a" if value is None else f"{value:,.1f}"
+def cpu_per_unit(scenario, cpu_key, count_key):
+    """Median CPU µs (all processes) per task or request: what each phase costs the two cores."""
+    values = []
+    for run in runs:
+        section = run.get(scenario) or {}
+        cpu = (section.get(cpu_key) or {}).get("byGroup")
+        count = section.get(count_key)
+        if cpu and count:
+            values.append(sum(cpu.values()) * 1e6 / count)
+    return statistics.median(values) if values else None
 rows = [
     ("Burn-down: batch enqueue", "tasks/s", f(med("burndown", "enqueuePerSecond"))),
     ("Burn-down: processing", "tasks/s", f(med("burndown", "processPerSecond"))),
     ("REST create", "requests/s", f(med("rest", "requestsPerSecond"))),
     ("REST create latency", "p50 / p99 ms", f"{f(med('rest', 'p50ms'))} / {f(med('rest', 'p99ms'))}"),
+    ("CPU per task: enqueue / processing", "µs, all processes",
+     f"{f(cpu_per_unit('burndown', 'enqueueCPU', 'tasks'))} / {f(cpu_per_unit('burndown', 'processCPU', 'tasks'))}"),
+    ("CPU per REST request", "µs, all processes", f(cpu_per_unit("rest", "cpu", "requests"))),
     ("Steady 500/s: enqueue→start", "p50 / p95 / p99 / max ms",
      " / ".join(f(med("steady", k)) for k in ("startP50ms", "startP95ms", "startP99ms", "startMaxMs"))),
     ("Steady 500/s: enqueue→complete", "p50 / p95 / p99 / max ms",
