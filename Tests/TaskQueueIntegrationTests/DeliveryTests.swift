@@ -72,6 +72,28 @@ struct DeliveryTests {
         }
     }
 
+    @Test func anOpenExecutionRowLeftByEarlierCodeIsClosedByTheFinish() async throws {
+        try await TestEnvironment.with { env in
+            let log = RunLog()
+            let worker = env.startWorker(try testRegistry(log))
+            let id = try await env.queue.enqueue("slow", payload: SlowPayload(ms: 800)).task.id
+            while log.startCount(id) == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            // While the attempt runs, an open row for it appears, as after migration 006 was
+            // rolled back and applied again: the finish must close it, not fail on it.
+            try await env.queue.pool.withSession { session in
+                try session.execute("""
+                    INSERT INTO task_executions (task_id, attempt, status, worker_id, started_at)
+                    VALUES ($1, 1, 'started', 'earlier-code', now())
+                    """, [id])
+            }
+            try await env.waitFor(id, .completed)
+            let executions = try await env.queue.executions(of: id)
+            #expect(executions.map(\.status) == [.succeeded])
+            #expect(executions.first?.finishedAt != nil)
+            try await worker.stop()
+        }
+    }
+
     @Test func theReconcilerPublishesACommittedButUnpublishedTask() async throws {
         try await TestEnvironment.with { env in
             // The enqueuer died between INSERT and publish.

@@ -127,13 +127,14 @@ struct EnqueueTests {
             let ids = PostgresArray([UUID.timeOrdered(), UUID.timeOrdered()])
             let plans = try await env.queue.pool.withSession { session in
                 try session.executeScript("ANALYZE tasks; ANALYZE task_executions")
-                return [
-                    try session.execute("EXPLAIN " + TaskStore.claimSQL, [ids, "w", 1000, PostgresArray([Int64(0), 0])]),
-                    try session.execute("EXPLAIN " + TaskStore.finishSQL, [
+                var plans = [try session.execute("EXPLAIN " + TaskStore.claimSQL, [ids, "w", 1000, PostgresArray([Int64(0), 0])])]
+                for sql in [TaskStore.finishSQL, TaskStore.finishClosingOpenRowsSQL] {
+                    plans.append(try session.execute("EXPLAIN " + sql, [
                         ids, PostgresArray([1, 1]), PostgresArray(["completed", "completed"]),
                         PostgresArray([String?.none, nil]), PostgresArray([0.0, 0.0]),
-                    ]),
-                ]
+                    ]))
+                }
+                return plans
             }
             for plan in plans {
                 let lines = plan.rows.compactMap { $0.values.first ?? nil }

@@ -266,19 +266,35 @@ struct TaskStore: Sendable {
     func finish(_ outcomes: [AttemptOutcome]) async throws -> Set<UUID> {
         guard !outcomes.isEmpty else { return [] }
         let outcomes = outcomes.sorted { UUID.postgresOrder($0.taskID, $1.taskID) }
+        let parameters: [any PostgresEncodable] = [
+            PostgresArray(outcomes.map(\.taskID)),
+            PostgresArray(outcomes.map(\.attempt)),
+            PostgresArray(outcomes.map(\.status.rawValue)),
+            PostgresArray(outcomes.map(\.error)),
+            PostgresArray(outcomes.map { $0.retryDelay.map { Double($0.milliseconds) } ?? 0 }),
+        ]
         let rows = try await pool.withSession { session in
-            try session.execute(Self.finishSQL, [
-                PostgresArray(outcomes.map(\.taskID)),
-                PostgresArray(outcomes.map(\.attempt)),
-                PostgresArray(outcomes.map(\.status.rawValue)),
-                PostgresArray(outcomes.map(\.error)),
-                PostgresArray(outcomes.map { $0.retryDelay.map { Double($0.milliseconds) } ?? 0 }),
-            ])
+            do {
+                return try session.execute(Self.finishSQL, parameters)
+            } catch let error as TaskQueueError where error.underlyingStatus == "23505" {
+                // An attempt of this batch already has an open execution row (it was claimed
+                // before migration 006 was last applied): close such rows instead of inserting.
+                // Rare, so the usual statement does without ON CONFLICT's per-row cost.
+                return try session.execute(Self.finishClosingOpenRowsSQL, parameters)
+            }
         }
         return Set(try rows.rows.map { try $0.uuid("id") })
     }
 
-    static let finishSQL = """
+    static let finishSQL = finishStatement(onConflict: "")
+    static let finishClosingOpenRowsSQL = finishStatement(onConflict: """
+        ON CONFLICT (task_id, attempt) DO UPDATE
+            SET status = excluded.status, error = excluded.error, finished_at = now(),
+                duration_ms = extract(epoch FROM now() - e.started_at) * 1000
+            WHERE e.status = 'started'
+        """)
+
+    private static func finishStatement(onConflict: String) -> String { """
         WITH input AS (
             SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::float8[])
                 AS i(id, attempt, status, error, delay_ms)
@@ -295,17 +311,20 @@ struct TaskStore: Sendable {
             RETURNING t.id, locked.lease_owner AS owner, locked.attempt_started_at AS attempt_started_at
         ),
         recorded AS (
-            -- The attempt's execution row, written whole when it ends. No row can exist for it yet:
-            -- only this update (the attempt still current) or a takeover of its expired lease
-            -- writes one, and both hold the task's row lock.
-            INSERT INTO task_executions (task_id, attempt, status, error, worker_id, started_at, finished_at, duration_ms)
+            -- The attempt's execution row, written whole when it ends. Only this update (the
+            -- attempt still current) or a takeover of its expired lease writes one, and both hold
+            -- the task's row lock; an open row from before migration 006 is the exception (see
+            -- `finish`).
+            INSERT INTO task_executions AS e (task_id, attempt, status, error, worker_id, started_at, finished_at, duration_ms)
             SELECT i.id, i.attempt, CASE WHEN i.status = 'completed' THEN 'succeeded' ELSE 'failed' END,
                    i.error, coalesce(u.owner, 'unknown'), coalesce(u.attempt_started_at, now()),
                    now(), coalesce(extract(epoch FROM now() - u.attempt_started_at) * 1000, 0)
             FROM input i JOIN updated u ON u.id = i.id
+            \(onConflict)
         )
         SELECT id FROM updated
         """
+    }
 
     /// Extends the leases of tasks this worker still runs; returns the ids whose lease it still holds.
     func renewLeases(_ ids: [UUID], workerID: String, lease: Duration) async throws -> Set<UUID> {
