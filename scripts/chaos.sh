@@ -77,10 +77,13 @@ submit() {
 sql() { psql -qtAX "$DATABASE_URL" -c "SET search_path TO $SCHEMA" -c "$1" 2>/dev/null | tail -n1; }
 
 wait_drained() {  # wait_drained SECONDS -> prints seconds taken, or "timeout"
+    # Drained: every task terminal, and every failed task's dead letter published (one that could
+    # not go out when the task failed, say during a leader change, goes out with the reconciler
+    # after its grace).
     local start=$SECONDS
     while [ $((SECONDS - start)) -lt "$1" ]; do
         local open
-        open=$(sql "SELECT count(*) FROM tasks WHERE status IN ('scheduled','queued','running','retrying')" || echo x)
+        open=$(sql "SELECT count(*) FROM tasks WHERE status IN ('scheduled','queued','running','retrying') OR (status = 'failed' AND dead_lettered_at IS NULL)" || echo x)
         [ "$open" = 0 ] && { echo $((SECONDS - start)); return 0; }
         sleep 1
     done
