@@ -29,47 +29,49 @@ struct TaskStore: Sendable {
 
     // MARK: Enqueue
 
+    static let insertSQL = """
+        WITH input AS (
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::int[], $6::timestamptz[], $7::text[])
+                AS i(id, type, payload, priority, max_attempts, run_at, idempotency_key)
+        ),
+        -- Tasks without an idempotency key are inserted plainly: ON CONFLICT makes every row a
+        -- speculative insertion (a token lock and a confirming WAL record per row), which only
+        -- keyed tasks need.
+        plain AS (\(insertFromInput(where: "idempotency_key IS NULL", onConflict: ""))),
+        keyed AS (\(insertFromInput(where: "idempotency_key IS NOT NULL", onConflict: """
+            ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+            """)))
+        SELECT * FROM plain UNION ALL SELECT * FROM keyed
+        """
+
+    /// One insert of the enqueue statement: the `input` rows that match `condition`.
+    private static func insertFromInput(where condition: String, onConflict: String) -> String {
+        """
+        INSERT INTO tasks AS t (id, type, payload, priority, status, max_attempts, run_at, idempotency_key)
+        SELECT id, type, payload, priority,
+               CASE WHEN run_at IS NOT NULL AND run_at > now() THEN 'scheduled' ELSE 'queued' END,
+               max_attempts, coalesce(run_at, now()), idempotency_key
+        FROM input WHERE \(condition)
+        \(onConflict)
+        RETURNING t.id, t.payload::text AS payload, t.status, t.run_at, t.created_at
+        """
+    }
+
     /// Inserts tasks in one statement. A task whose idempotency key exists already is not inserted;
     /// the existing task comes back with `created == false`, or an error when its content differs.
     /// One result per task, in order: one caller's conflict does not fail the others in the batch.
     static func insert(_ tasks: [NewTask], defaultMaxAttempts: Int, session: PostgresSession) throws -> [Result<EnqueueResult, TaskQueueError>] {
         guard !tasks.isEmpty else { return [] }
         let ids = UUID.timeOrdered(count: tasks.count)
-        let inserted = try session.execute("""
-            WITH input AS (
-                SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::int[], $6::timestamptz[], $7::text[])
-                    AS i(id, type, payload, priority, max_attempts, run_at, idempotency_key)
-            ),
-            -- Tasks without an idempotency key are inserted plainly: ON CONFLICT makes every row a
-            -- speculative insertion (a token lock and a confirming WAL record per row), which only
-            -- keyed tasks need.
-            plain AS (
-                INSERT INTO tasks AS t (id, type, payload, priority, status, max_attempts, run_at, idempotency_key)
-                SELECT id, type, payload, priority,
-                       CASE WHEN run_at IS NOT NULL AND run_at > now() THEN 'scheduled' ELSE 'queued' END,
-                       max_attempts, coalesce(run_at, now()), NULL
-                FROM input WHERE idempotency_key IS NULL
-                RETURNING t.id, t.payload::text AS payload, t.status, t.run_at, t.created_at
-            ),
-            keyed AS (
-                INSERT INTO tasks AS t (id, type, payload, priority, status, max_attempts, run_at, idempotency_key)
-                SELECT id, type, payload, priority,
-                       CASE WHEN run_at IS NOT NULL AND run_at > now() THEN 'scheduled' ELSE 'queued' END,
-                       max_attempts, coalesce(run_at, now()), idempotency_key
-                FROM input WHERE idempotency_key IS NOT NULL
-                ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-                RETURNING t.id, t.payload::text AS payload, t.status, t.run_at, t.created_at
-            )
-            SELECT * FROM plain UNION ALL SELECT * FROM keyed
-            """, [
-                PostgresArray(ids),
-                PostgresArray(tasks.map(\.type)),
-                PostgresArray(tasks.map(\.payloadJSON)),
-                PostgresArray(tasks.map(\.priority.rawValue)),
-                PostgresArray(tasks.map { $0.maxAttempts ?? defaultMaxAttempts }),
-                PostgresArray(tasks.map(\.runAt)),
-                PostgresArray(tasks.map(\.idempotencyKey)),
-            ])
+        let inserted = try session.execute(Self.insertSQL, [
+            PostgresArray(ids),
+            PostgresArray(tasks.map(\.type)),
+            PostgresArray(tasks.map(\.payloadJSON)),
+            PostgresArray(tasks.map(\.priority.rawValue)),
+            PostgresArray(tasks.map { $0.maxAttempts ?? defaultMaxAttempts }),
+            PostgresArray(tasks.map(\.runAt)),
+            PostgresArray(tasks.map(\.idempotencyKey)),
+        ])
         // Only what the database decided comes back; the rest of a new row is what we sent
         // and the table's defaults (decoding whole rows cost more than the INSERT itself).
         let sent = Dictionary(uniqueKeysWithValues: zip(ids, tasks))
