@@ -2,7 +2,9 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Metrics
 import NIOCore
+import Synchronization
 import TaskQueue
 
 /// Gives every request an id (the caller's `X-Request-Id` when sane), logs one line per request
@@ -52,6 +54,89 @@ struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
         default:
             context.logger.error("request failed", metadata: ["error": "\(error)"])
             return try APIError(.internalServerError, "internal_error", "the request could not be completed").response(from: request, context: context)
+        }
+    }
+}
+
+/// Per-request metrics under Hummingbird's names (`hb.requests`, `http.server.request.duration`,
+/// `hb.request.errors`, `http.server.active_requests`), recorded when the handler returns.
+///
+/// Hummingbird's own MetricsMiddleware records after the body is written, by wrapping the body in
+/// a closure; a wrapped body loses Hummingbird's single-write path, so every response went out as
+/// two writes (head, then body): two system calls and two TCP segments, which the client reads
+/// separately. Every response here is a buffered body, ready when the handler returns, so the
+/// time to that point is the request's time.
+struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    struct EndpointKey: Hashable, Sendable {
+        let endpoint: String
+        let method: HTTPRequest.Method
+        let status: HTTPResponse.Status
+    }
+
+    struct EndpointMetrics: Sendable {
+        let requests: Counter
+        let duration: Metrics.Timer
+        /// Made only for the label sets of thrown errors: a success has no error series.
+        let errors: Counter?
+
+        init(_ key: EndpointKey, failed: Bool) {
+            let labels = [
+                ("http.route", key.endpoint), ("http.request.method", key.method.rawValue),
+                ("http.response.status_code", key.status.code.description),
+            ]
+            requests = Counter(label: "hb.requests", dimensions: labels)
+            duration = Metrics.Timer(label: "http.server.request.duration", dimensions: labels, preferredDisplayUnit: .seconds)
+            errors = failed ? Counter(label: "hb.request.errors", dimensions: [
+                ("http.route", key.endpoint), ("http.request.method", key.method.rawValue), ("error.type", key.status.code.description),
+            ]) : nil
+        }
+    }
+
+    /// Handles made once per label set. Routes are the router's patterns (unmatched paths share
+    /// one label), so the set stays small.
+    final class Handles: Sendable {
+        let endpoints = Mutex<[EndpointKey: EndpointMetrics]>([:])
+        let active = Mutex<[HTTPRequest.Method: Meter]>([:])
+    }
+
+    private let handles = Handles()
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        let activeRequests = meter(for: request.method)
+        activeRequests.increment()
+        defer { activeRequests.decrement() }
+        do {
+            let response = try await next(request, context)
+            let metrics = self.metrics(EndpointKey(endpoint: context.endpointPath ?? "Unknown", method: request.method, status: response.status), failed: false)
+            metrics.requests.increment()
+            let elapsed = (ContinuousClock.now - started).components
+            metrics.duration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+            return response
+        } catch {
+            let status = (error as? any HTTPResponseError)?.status ?? .internalServerError
+            let metrics = self.metrics(EndpointKey(endpoint: context.endpointPath ?? "NotFound", method: request.method, status: status), failed: true)
+            metrics.requests.increment()
+            metrics.errors?.increment()
+            throw error
+        }
+    }
+
+    private func metrics(_ key: EndpointKey, failed: Bool) -> EndpointMetrics {
+        handles.endpoints.withLock { cache in
+            if let metrics = cache[key], metrics.errors != nil || !failed { return metrics }
+            let metrics = EndpointMetrics(key, failed: failed || cache[key]?.errors != nil)
+            cache[key] = metrics
+            return metrics
+        }
+    }
+
+    private func meter(for method: HTTPRequest.Method) -> Meter {
+        handles.active.withLock { cache in
+            if let meter = cache[method] { return meter }
+            let meter = Meter(label: "http.server.active_requests", dimensions: [("http.request.method", method.rawValue)])
+            cache[method] = meter
+            return meter
         }
     }
 }

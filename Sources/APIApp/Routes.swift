@@ -43,7 +43,7 @@ public enum Routes {
     public static func build(queue: TaskQueue, settings: APISettings, metrics: PrometheusCollectorRegistry) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: AccessMiddleware())
-        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: RequestMetricsMiddleware())
 
         router.get("/api/v1/health") { _, _ in JSON.response(.object(["status": "ok"])) }
         router.get("/api/v1/ready") { _, _ in try await ready(queue) }

@@ -198,6 +198,20 @@ struct TaskRoutesTests {
             let metrics = try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
             #expect(metrics.contains("taskflow_tasks_created_total"))
             #expect(metrics.contains(#"type="metered""#))
+            // Request metrics, per route pattern, method and status; errors counted by status.
+            let missing = try await client.call(.get, "/api/v1/tasks/\(UUID().uuidString.lowercased())")
+            #expect(missing.status == .notFound)
+            let afterError = try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
+            let lines = afterError.split(separator: "\n")
+            func line(_ prefix: String, _ fragments: String...) -> Bool {
+                lines.contains { line in line.hasPrefix(prefix) && fragments.allSatisfy { line.contains($0) } }
+            }
+            #expect(line("hb_requests{", #"http_route="/api/v1/tasks""#, #"http_request_method="POST""#, #"http_response_status_code="201""#))
+            #expect(line("http_server_request_duration", #"http_route="/api/v1/tasks""#, #"http_response_status_code="201""#))
+            #expect(line("hb_request_errors{", #"http_route="/api/v1/tasks/{id}""#, #"error_type="404""#))
+            // Only failed requests have an error series.
+            #expect(!line("hb_request_errors{", #"error_type="201""#))
+            #expect(line("http_server_active_requests{", #"http_request_method="GET""#))
             let spec = try await client.execute(uri: "/api/v1/openapi.yaml", method: .get) { ($0.status, String(buffer: $0.body)) }
             #expect(spec.0 == .ok)
             #expect(spec.1.hasPrefix("openapi: 3"))
