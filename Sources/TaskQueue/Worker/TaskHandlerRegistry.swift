@@ -12,8 +12,28 @@ public struct TaskContext: Sendable {
     /// Attempts allowed in this run.
     public let maxAttempts: Int
     public let workerID: String
-    /// A logger carrying the task's metadata.
-    public let logger: Logger
+    private let workerLogger: Logger
+
+    /// A logger carrying the task's metadata (id, type, attempt). Made when read, so a task that
+    /// logs nothing costs nothing; a handler that logs often can keep a copy.
+    public var logger: Logger {
+        var logger = workerLogger
+        logger[metadataKey: LogKey.taskID] = .string(taskID.lowercasedText)
+        logger[metadataKey: LogKey.taskType] = .string(type)
+        logger[metadataKey: LogKey.attempt] = .stringConvertible(attempt)
+        return logger
+    }
+
+    /// `logger` is the worker's; the task's metadata is added to it when `logger` is read.
+    init(taskID: UUID, type: String, priority: TaskPriority, attempt: Int, maxAttempts: Int, workerID: String, logger: Logger) {
+        self.taskID = taskID
+        self.type = type
+        self.priority = priority
+        self.attempt = attempt
+        self.maxAttempts = maxAttempts
+        self.workerID = workerID
+        self.workerLogger = logger
+    }
 }
 
 /// Thrown by a handler when retrying cannot help: the task fails at once and goes to the DLQ.

@@ -265,15 +265,14 @@ public final class TaskWorker: Service, Sendable {
     }
 
     private func process(_ task: TaskRecord, message: JetStreamMessage) async {
-        var taskLogger = logger
-        taskLogger[metadataKey: LogKey.taskID] = .string(task.id.lowercasedText)
-        taskLogger[metadataKey: LogKey.taskType] = .string(task.type)
-        taskLogger[metadataKey: LogKey.attempt] = .stringConvertible(task.attempts)
         let handler = registry.handler(for: task.type)
         let typeLabel = handler == nil ? Metrics.unregisteredType : task.type
         let context = TaskContext(taskID: task.id, type: task.type, priority: task.priority, attempt: task.attempts,
-                                  maxAttempts: task.maxAttempts, workerID: configuration.workerID, logger: taskLogger)
-        taskLogger.debug("task started")
+                                  maxAttempts: task.maxAttempts, workerID: configuration.workerID, logger: logger)
+        // The task's logger is made only for a line that will be written: adding its metadata
+        // for every task cost a few percent of the worker's CPU.
+        let debugging = logger.logLevel <= .debug
+        if debugging { context.logger.debug("task started") }
         Metrics.queueWait(task.priority).recordInterval(since: task.createdAt)
         running.withLock { $0[task.id] = RunningAttempt(message: message, attempt: task.attempts) }
         let started = ContinuousClock.now
@@ -319,13 +318,13 @@ public final class TaskWorker: Service, Sendable {
             Metrics.finished(type: typeLabel, status: outcome.status.rawValue, priority: task.priority).increment()
             switch outcome.status {
             case .completed:
-                taskLogger.debug("task completed")
+                if debugging { context.logger.debug("task completed") }
                 try? message.ack()
             case .retrying:
-                taskLogger.debug("task will retry", metadata: [LogKey.error: "\(outcome.error ?? "")", "retry.delay": "\(retryDelay)"])
+                if debugging { context.logger.debug("task will retry", metadata: [LogKey.error: "\(outcome.error ?? "")", "retry.delay": "\(retryDelay)"]) }
                 try? message.nak(delay: max(retryDelay, .milliseconds(1)))
             case .failed:
-                taskLogger.info("task failed", metadata: [LogKey.error: "\(outcome.error ?? "")"])
+                context.logger.info("task failed", metadata: [LogKey.error: "\(outcome.error ?? "")"])
                 do {
                     // The failed row as recorded (its final error and attempt count) is the letter.
                     guard let failed = try await queue.store.task(task.id) else {
@@ -333,18 +332,18 @@ public final class TaskWorker: Service, Sendable {
                     }
                     try await queue.publishDeadLetter(failed)
                 } catch {
-                    taskLogger.warning("dead letter not published; the reconciler will", metadata: [LogKey.error: "\(error)"])
+                    context.logger.warning("dead letter not published; the reconciler will", metadata: [LogKey.error: "\(error)"])
                 }
                 try? message.ack()
             }
         case .success(false):
             // Our lease had expired and another worker took the task over; its result stands.
-            taskLogger.warning("attempt outcome discarded: the task moved on without this worker")
+            context.logger.warning("attempt outcome discarded: the task moved on without this worker")
             try? message.ack()
         case .failure(let error):
             // Leave the message unacknowledged: JetStream redelivers it after AckWait, the lease
             // will have expired, and the next claim closes this attempt and runs the task again.
-            taskLogger.error("attempt outcome not recorded; the task will run again", metadata: [LogKey.error: "\(error)"])
+            context.logger.error("attempt outcome not recorded; the task will run again", metadata: [LogKey.error: "\(error)"])
         }
     }
 
