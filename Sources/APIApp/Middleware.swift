@@ -59,13 +59,17 @@ struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// Per-request metrics under Hummingbird's names (`hb.requests`, `http.server.request.duration`,
-/// `hb.request.errors`, `http.server.active_requests`), recorded when the handler returns.
+/// `hb.request.errors`, `http.server.active_requests`), recorded when the response is ready.
 ///
 /// Hummingbird's own MetricsMiddleware records after the body is written, by wrapping the body in
 /// a closure; a wrapped body loses Hummingbird's single-write path, so every response went out as
 /// two writes (head, then body): two system calls and two TCP segments, which the client reads
 /// separately. Every response here is a buffered body, ready when the handler returns, so the
 /// time to that point is the request's time.
+///
+/// It runs outside `AccessMiddleware`, so it sees the status the client gets (an error thrown by
+/// a handler is already its API response); a response with status 400 or above counts as an
+/// error of that status.
 struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     struct EndpointKey: Hashable, Sendable {
         let endpoint: String
@@ -76,17 +80,17 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     struct EndpointMetrics: Sendable {
         let requests: Counter
         let duration: Metrics.Timer
-        /// Made only for the label sets of thrown errors: a success has no error series.
+        /// Only statuses of 400 and above have an error series.
         let errors: Counter?
 
-        init(_ key: EndpointKey, failed: Bool) {
+        init(_ key: EndpointKey) {
             let labels = [
                 ("http.route", key.endpoint), ("http.request.method", key.method.rawValue),
                 ("http.response.status_code", key.status.code.description),
             ]
             requests = Counter(label: "hb.requests", dimensions: labels)
             duration = Metrics.Timer(label: "http.server.request.duration", dimensions: labels, preferredDisplayUnit: .seconds)
-            errors = failed ? Counter(label: "hb.request.errors", dimensions: [
+            errors = key.status.code >= 400 ? Counter(label: "hb.request.errors", dimensions: [
                 ("http.route", key.endpoint), ("http.request.method", key.method.rawValue), ("error.type", key.status.code.description),
             ]) : nil
         }
@@ -106,29 +110,32 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         let activeRequests = meter(for: request.method)
         activeRequests.increment()
         defer { activeRequests.decrement() }
+        let status: HTTPResponse.Status
+        let response: Response
         do {
-            let response = try await next(request, context)
-            let metrics = self.metrics(EndpointKey(endpoint: context.endpointPath ?? "Unknown", method: request.method, status: response.status), failed: false)
-            metrics.requests.increment()
-            let elapsed = (ContinuousClock.now - started).components
-            metrics.duration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
-            return response
+            response = try await next(request, context)
+            status = response.status
         } catch {
-            let status = (error as? any HTTPResponseError)?.status ?? .internalServerError
-            let metrics = self.metrics(EndpointKey(endpoint: context.endpointPath ?? "NotFound", method: request.method, status: status), failed: true)
-            metrics.requests.increment()
-            metrics.errors?.increment()
+            // Only when even the error response could not be made.
+            record(request, context: context, status: (error as? any HTTPResponseError)?.status ?? .internalServerError, since: started)
             throw error
         }
+        record(request, context: context, status: status, since: started)
+        return response
     }
 
-    private func metrics(_ key: EndpointKey, failed: Bool) -> EndpointMetrics {
-        handles.endpoints.withLock { cache in
-            if let metrics = cache[key], metrics.errors != nil || !failed { return metrics }
-            let metrics = EndpointMetrics(key, failed: failed || cache[key]?.errors != nil)
+    private func record(_ request: Request, context: Context, status: HTTPResponse.Status, since started: ContinuousClock.Instant) {
+        let key = EndpointKey(endpoint: context.endpointPath ?? (status == .notFound ? "NotFound" : "Unknown"), method: request.method, status: status)
+        let metrics = handles.endpoints.withLock { cache in
+            if let metrics = cache[key] { return metrics }
+            let metrics = EndpointMetrics(key)
             cache[key] = metrics
             return metrics
         }
+        metrics.requests.increment()
+        metrics.errors?.increment()
+        let elapsed = (ContinuousClock.now - started).components
+        metrics.duration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
     }
 
     private func meter(for method: HTTPRequest.Method) -> Meter {

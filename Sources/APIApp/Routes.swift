@@ -42,8 +42,9 @@ public enum Routes {
 
     public static func build(queue: TaskQueue, settings: APISettings, metrics: PrometheusCollectorRegistry) -> Router<BasicRequestContext> {
         let router = Router()
-        router.add(middleware: AccessMiddleware())
+        // Outermost first: the metrics see the response AccessMiddleware makes of an error.
         router.add(middleware: RequestMetricsMiddleware())
+        router.add(middleware: AccessMiddleware())
 
         router.get("/api/v1/health") { _, _ in JSON.response(.object(["status": "ok"])) }
         router.get("/api/v1/ready") { _, _ in try await ready(queue) }

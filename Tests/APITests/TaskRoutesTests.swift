@@ -201,6 +201,9 @@ struct TaskRoutesTests {
             // Request metrics, per route pattern, method and status; errors counted by status.
             let missing = try await client.call(.get, "/api/v1/tasks/\(UUID().uuidString.lowercased())")
             #expect(missing.status == .notFound)
+            // The status recorded is the one the client got, also for an error from the queue.
+            let cancelMissing = try await client.call(.post, "/api/v1/tasks/\(UUID().uuidString.lowercased())/cancel")
+            #expect(cancelMissing.status == .notFound)
             let afterError = try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
             let lines = afterError.split(separator: "\n")
             func line(_ prefix: String, _ fragments: String...) -> Bool {
@@ -211,6 +214,8 @@ struct TaskRoutesTests {
             #expect(line("hb_request_errors{", #"http_route="/api/v1/tasks/{id}""#, #"error_type="404""#))
             // Only failed requests have an error series.
             #expect(!line("hb_request_errors{", #"error_type="201""#))
+            #expect(line("hb_request_errors{", #"http_route="/api/v1/tasks/{id}/cancel""#, #"error_type="404""#))
+            #expect(!line("hb_requests{", #"http_route="/api/v1/tasks/{id}/cancel""#, #"http_response_status_code="500""#))
             #expect(line("http_server_active_requests{", #"http_request_method="GET""#))
             let spec = try await client.execute(uri: "/api/v1/openapi.yaml", method: .get) { ($0.status, String(buffer: $0.body)) }
             #expect(spec.0 == .ok)
