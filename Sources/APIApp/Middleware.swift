@@ -4,7 +4,6 @@ import Hummingbird
 import Logging
 import Metrics
 import NIOCore
-import Synchronization
 import TaskQueue
 
 /// Gives every request an id (the caller's `X-Request-Id` when sane), logs one line per request
@@ -96,20 +95,22 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    /// Handles made once per label set. Routes are the router's patterns (unmatched paths share
-    /// one label), so the set stays small.
-    final class Handles: Sendable {
-        let endpoints = Mutex<[EndpointKey: EndpointMetrics]>([:])
-        let active = Mutex<[HTTPRequest.Method: Meter]>([:])
-    }
-
-    private let handles = Handles()
+    /// Routes are the router's patterns (unmatched paths share one label) and methods the few the
+    /// HTTP parser accepts, so the sets stay small; the caches' limit bounds them anyway.
+    private let endpoints = MetricHandleCache<EndpointKey, EndpointMetrics>(
+        overflow: { EndpointKey(endpoint: MetricHandleCache<EndpointKey, EndpointMetrics>.overflowLabel, method: $0.method, status: $0.status) },
+        make: EndpointMetrics.init
+    )
+    private let activeRequests = MetricHandleCache<HTTPRequest.Method, Meter>(
+        overflow: { $0 },
+        make: { Meter(label: "http.server.active_requests", dimensions: [("http.request.method", $0.rawValue)]) }
+    )
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
-        let activeRequests = meter(for: request.method)
-        activeRequests.increment()
-        defer { activeRequests.decrement() }
+        let active = activeRequests[request.method]
+        active.increment()
+        defer { active.decrement() }
         let status: HTTPResponse.Status
         let response: Response
         do {
@@ -126,25 +127,11 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
 
     private func record(_ request: Request, context: Context, status: HTTPResponse.Status, since started: ContinuousClock.Instant) {
         let key = EndpointKey(endpoint: context.endpointPath ?? (status == .notFound ? "NotFound" : "Unknown"), method: request.method, status: status)
-        let metrics = handles.endpoints.withLock { cache in
-            if let metrics = cache[key] { return metrics }
-            let metrics = EndpointMetrics(key)
-            cache[key] = metrics
-            return metrics
-        }
+        let metrics = endpoints[key]
         metrics.requests.increment()
         metrics.errors?.increment()
         let elapsed = (ContinuousClock.now - started).components
         metrics.duration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
-    }
-
-    private func meter(for method: HTTPRequest.Method) -> Meter {
-        handles.active.withLock { cache in
-            if let meter = cache[method] { return meter }
-            let meter = Meter(label: "http.server.active_requests", dimensions: [("http.request.method", method.rawValue)])
-            cache[method] = meter
-            return meter
-        }
     }
 }
 
