@@ -23,7 +23,7 @@ struct TaskStore: Sendable {
 
     static let taskColumns = """
         t.id, t.type, t.payload::text AS payload, t.priority, t.status, t.attempts, t.max_attempts, t.attempt_base,
-        t.run_at, t.idempotency_key, t.last_error, t.lease_owner, t.lease_expires_at, t.published_at,
+        t.run_at, t.idempotency_key, t.last_error, t.lease_owner, t.lease_expires_at, t.published_at, t.publish_failed_at,
         t.created_at, t.updated_at, t.started_at, t.finished_at
         """
 
@@ -257,7 +257,7 @@ struct TaskStore: Sendable {
         )
         SELECT 'claimed' AS outcome, c.id, c.type, c.payload, c.priority, c.status, c.attempts, c.max_attempts,
                c.attempt_base, c.run_at, c.idempotency_key, c.last_error, c.lease_owner, c.lease_expires_at,
-               c.published_at, c.created_at, c.updated_at, c.started_at, c.finished_at,
+               c.published_at, c.publish_failed_at, c.created_at, c.updated_at, c.started_at, c.finished_at,
                0::float8 AS due_in_ms, 0::float8 AS lease_left_ms
         FROM claimed c
         UNION ALL
@@ -489,7 +489,7 @@ struct TaskStore: Sendable {
     func replay(_ id: UUID) async throws -> (TaskRecord, generation: Int) {
         let row = try await transition(id, action: "replay", sql: """
             UPDATE tasks t SET status = 'queued', attempt_base = t.attempts, run_at = now(), last_error = NULL,
-                finished_at = NULL, publish_generation = t.publish_generation + 1, published_at = NULL,
+                finished_at = NULL, publish_generation = t.publish_generation + 1, published_at = NULL, publish_failed_at = NULL,
                 published_seq = NULL, dead_lettered_at = NULL, verified_at = NULL, updated_at = now(), version = t.version + 1
             WHERE t.id = $1 AND t.status = 'failed'
             RETURNING \(Self.taskColumns), t.publish_generation
@@ -690,7 +690,7 @@ struct TaskCursor {
 /// every row hashed its name again (a tenth of a claim's time in the worker's profile).
 struct TaskRecordColumns {
     let id, type, payload, priority, status, attempts, maxAttempts, attemptBase, runAt, idempotencyKey,
-        lastError, leaseOwner, leaseExpiresAt, publishedAt, createdAt, updatedAt, startedAt, finishedAt: Int
+        lastError, leaseOwner, leaseExpiresAt, publishedAt, publishFailedAt, createdAt, updatedAt, startedAt, finishedAt: Int
 
     init(_ row: PostgresRow) throws {
         id = try row.position("id")
@@ -707,6 +707,7 @@ struct TaskRecordColumns {
         leaseOwner = try row.position("lease_owner")
         leaseExpiresAt = try row.position("lease_expires_at")
         publishedAt = try row.position("published_at")
+        publishFailedAt = try row.position("publish_failed_at")
         createdAt = try row.position("created_at")
         updatedAt = try row.position("updated_at")
         startedAt = try row.position("started_at")
@@ -737,6 +738,7 @@ extension TaskRecord {
         leaseOwner = try row.optionalString(at: columns.leaseOwner)
         leaseExpiresAt = try row.optionalDate(at: columns.leaseExpiresAt)
         publishedAt = try row.optionalDate(at: columns.publishedAt)
+        publishFailedAt = try row.optionalDate(at: columns.publishFailedAt)
         createdAt = try row.date(at: columns.createdAt)
         updatedAt = try row.date(at: columns.updatedAt)
         startedAt = try row.optionalDate(at: columns.startedAt)
