@@ -21,7 +21,7 @@ public final class TaskWorker: Service, Sendable {
     public let configuration: WorkerConfiguration
     let logger: Logger
 
-    private let buffer: DeliveryBuffer
+    private let buffer: DeliveryBuffer<JetStreamMessage>
     private let batcher: FinishBatcher
     private let running = Mutex<[UUID: RunningAttempt]>([:])
     /// Graceful shutdown was asked for.
@@ -193,8 +193,8 @@ public final class TaskWorker: Service, Sendable {
 
     /// Claims the tasks behind a batch of messages in one statement and settles every message that
     /// needs no handler; returns the claimed ones to run.
-    private func admit(_ batch: [DeliveryBuffer.Delivery]) async -> [(DeliveryBuffer.Delivery, TaskRecord)] {
-        var byID: [UUID: [DeliveryBuffer.Delivery]] = [:]
+    private func admit(_ batch: [DeliveryBuffer<JetStreamMessage>.Delivery]) async -> [(DeliveryBuffer<JetStreamMessage>.Delivery, TaskRecord)] {
+        var byID: [UUID: [DeliveryBuffer<JetStreamMessage>.Delivery]] = [:]
         var settled = 0
         for delivery in batch {
             // The id as published parses directly; Foundation's trimming (a twentieth of the
@@ -214,7 +214,7 @@ public final class TaskWorker: Service, Sendable {
             }
             byID[id, default: []].append(delivery)
         }
-        var claimed: [(DeliveryBuffer.Delivery, TaskRecord)] = []
+        var claimed: [(DeliveryBuffer<JetStreamMessage>.Delivery, TaskRecord)] = []
         if !byID.isEmpty {
             do {
                 let ids = Array(byID.keys)
