@@ -38,6 +38,12 @@ import Testing
         #expect(config.nats.urls == ["nats://a:4222", "nats://b:4222"])
         #expect(config.streamName == "JOBS")
         #expect(config.deadLetterStreamName == "JOBS_DLQ")
+        #expect(config.runMigrations)
+        let deployStep = try TaskQueueConfiguration.fromEnvironment(EnvironmentReader(["DATABASE_URL": "x", "DB_MIGRATE": "false"]), connectionName: "x")
+        #expect(!deployStep.runMigrations)
+        #expect(throws: EnvironmentReader.InvalidSetting.self) {
+            try TaskQueueConfiguration.fromEnvironment(EnvironmentReader(["DATABASE_URL": "x", "DB_MIGRATE": "later"]), connectionName: "x")
+        }
         #expect(throws: EnvironmentReader.InvalidSetting.self) {
             try TaskQueueConfiguration.fromEnvironment(EnvironmentReader(["DATABASE_URL": "x", "NATS_STREAM_NAME": "a.b"]), connectionName: "x")
         }

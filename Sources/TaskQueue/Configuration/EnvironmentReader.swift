@@ -79,7 +79,7 @@ public struct EnvironmentReader: Sendable {
 extension TaskQueueConfiguration {
     /// Fills the configuration from `DATABASE_URL`, `DATABASE_SCHEMA`, `DB_POOL_SIZE`, `NATS_URL`, `NATS_SUBJECT_PREFIX`, `NATS_NAME`, `NATS_CREDS`,
     /// `NATS_TLS_CA`, `NATS_TLS_CERT`, `NATS_TLS_KEY`, `NATS_STREAM_NAME`, `NATS_CONSUMER_NAME`,
-    /// `NATS_REPLICAS`, `TASK_LEASE`, `NATS_MAX_ACK_PENDING`, `WORKER_MAX_ATTEMPTS`.
+    /// `NATS_REPLICAS`, `TASK_LEASE`, `NATS_MAX_ACK_PENDING`, `WORKER_MAX_ATTEMPTS`, `DB_MIGRATE`.
     public static func fromEnvironment(_ env: EnvironmentReader, connectionName: String) throws -> TaskQueueConfiguration {
         guard let databaseURL = env.string("DATABASE_URL") else {
             throw EnvironmentReader.InvalidSetting(variable: "DATABASE_URL", problem: "is not set (e.g. postgres://user@127.0.0.1:5432/taskflow)")
@@ -118,7 +118,8 @@ extension TaskQueueConfiguration {
             replicas: try env.int("NATS_REPLICAS", default: 1, range: 1...5),
             lease: try env.duration("TASK_LEASE", default: .seconds(30), minimum: .seconds(1)),
             maxAckPending: try env.int("NATS_MAX_ACK_PENDING", default: 1000, range: 1...100_000),
-            defaultMaxAttempts: try env.int("WORKER_MAX_ATTEMPTS", default: 5, range: 1...100)
+            defaultMaxAttempts: try env.int("WORKER_MAX_ATTEMPTS", default: 5, range: 1...100),
+            runMigrations: try env.bool("DB_MIGRATE", default: true)
         )
     }
 }
