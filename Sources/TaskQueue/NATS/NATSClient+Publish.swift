@@ -23,7 +23,7 @@ extension NATSClient {
                 throw natsError(status, "publish to \(subject)", errorCode: errorCode)
             }
             defer { jsPubAck_Destroy(ack) }
-            return PublishAck(sequence: ack.pointee.Sequence, duplicate: ack.pointee.Duplicate)
+            return PublishAck(sequence: ack.pointee.Sequence)
         }
     }
 
@@ -92,8 +92,6 @@ extension NATSClient {
 /// The server's answer to one publish.
 struct PublishAck: Sendable, Equatable {
     var sequence: UInt64
-    /// True when the server dropped the message as a duplicate of the same Nats-Msg-Id.
-    var duplicate: Bool
 }
 
 /// A message to publish with its de-duplication id.
@@ -142,7 +140,7 @@ let publishAckHandler: jsPubAckHandler = { _, message, ack, ackError, closure in
     guard natsMsgHeader_Get(message, "Nats-Msg-Id", &idPointer) == NATS_OK, let idPointer else { return }
     let id = String(cString: idPointer)
     if let ack {
-        tracker.record(id, .success(PublishAck(sequence: ack.pointee.Sequence, duplicate: ack.pointee.Duplicate)))
+        tracker.record(id, .success(PublishAck(sequence: ack.pointee.Sequence)))
     } else if let ackError {
         let text = ackError.pointee.ErrText.map { String(cString: $0) } ?? String(cString: natsStatus_GetText(ackError.pointee.Err))
         tracker.record(id, .failure(TaskQueueError(.jetStreamError, "publish \(id) rejected: \(text)")))

@@ -50,7 +50,8 @@ extension NATSClient {
         }
     }
 
-    func consumerInfoBlocking(stream: String, name: String) throws -> (ConsumerSnapshot, jsConsumerConfigCopy)? {
+    /// The consumer's settings, or nil when it does not exist (provisioning compares them with its spec).
+    func consumerInfoBlocking(stream: String, name: String) throws -> jsConsumerConfigCopy? {
         var info: UnsafeMutablePointer<jsConsumerInfo>?
         var errorCode = jsErrCode(0)
         let status = js_GetConsumerInfo(&info, jetStream, stream, name, nil, &errorCode)
@@ -59,7 +60,7 @@ extension NATSClient {
             throw natsError(status, "read consumer \(name)", errorCode: errorCode)
         }
         defer { jsConsumerInfo_Destroy(info) }
-        return (ConsumerSnapshot(info.pointee), jsConsumerConfigCopy(info.pointee.Config))
+        return jsConsumerConfigCopy(info.pointee.Config)
     }
 
     /// Removes one message from a stream (what a broker crash does to an unsynced message).

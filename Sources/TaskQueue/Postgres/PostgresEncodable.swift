@@ -9,7 +9,6 @@ extension String: PostgresEncodable { var postgresText: String { self } }
 extension Int: PostgresEncodable { var postgresText: String { String(self) } }
 extension Int64: PostgresEncodable { var postgresText: String { String(self) } }
 extension Double: PostgresEncodable { var postgresText: String { String(self) } }
-extension Bool: PostgresEncodable { var postgresText: String { self ? "t" : "f" } }
 extension UUID: PostgresEncodable { var postgresText: String { lowercasedText } }
 extension Date: PostgresEncodable { var postgresText: String { PostgresTimestamp.format(self) } }
 

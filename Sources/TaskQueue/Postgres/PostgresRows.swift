@@ -5,8 +5,6 @@ import Foundation
 struct PostgresRows: Sendable {
     let columns: [String]
     let rows: [PostgresRow]
-    /// Rows changed by an INSERT/UPDATE/DELETE (libpq's command tuples), 0 otherwise.
-    let affected: Int
 
     init(consuming result: OpaquePointer?, connection: OpaquePointer, sql: String) throws {
         guard let result else {
@@ -46,7 +44,6 @@ struct PostgresRows: Sendable {
         }
         self.columns = columns
         self.rows = rows
-        self.affected = Int(String(cString: PQcmdTuples(result))) ?? 0
     }
 }
 
@@ -75,15 +72,7 @@ struct PostgresRow: Sendable {
     func date(_ column: String) throws -> Date { try date(at: position(column)) }
     func optionalDate(_ column: String) throws -> Date? { try optionalDate(at: position(column)) }
 
-    func optionalInt(_ column: String) throws -> Int? {
-        try optionalString(column).flatMap { Int($0) }
-    }
-
     func double(_ column: String) throws -> Double? { try double(at: position(column)) }
-
-    func bool(_ column: String) throws -> Bool {
-        try string(column) == "t"
-    }
 
     func optionalString(at position: Int) throws -> String? {
         guard values.indices.contains(position) else {
