@@ -10,7 +10,7 @@ extension Int: PostgresEncodable { var postgresText: String { String(self) } }
 extension Int64: PostgresEncodable { var postgresText: String { String(self) } }
 extension Double: PostgresEncodable { var postgresText: String { String(self) } }
 extension UUID: PostgresEncodable { var postgresText: String { lowercasedText } }
-extension Date: PostgresEncodable { var postgresText: String { PostgresTimestamp.format(self) } }
+extension Date: PostgresEncodable { var postgresText: String { Timestamp.postgresText(self) } }
 
 /// A one-dimensional array literal; every element is quoted, NULL stays bare.
 struct PostgresArray: PostgresEncodable {

@@ -122,7 +122,8 @@ struct PostgresRow: Sendable {
     }
 }
 
-/// Parses and formats `timestamptz` text in the session's UTC zone ("2026-11-23 06:08:13.123456+00").
+/// Parses `timestamptz` text in the session's UTC zone ("2026-11-23 06:08:13.123456+00"); the text
+/// TaskFlow sends the other way is written by `Timestamp.postgresText`.
 enum PostgresTimestamp {
     static func parse(_ text: String) -> Date? {
         var text = text
@@ -160,18 +161,6 @@ enum PostgresTimestamp {
             return nil
         }
         return Date(utcYear: year, month: month, day: day, hour: hour, minute: minute, second: second, fraction: fraction)
-    }
-
-    static func format(_ date: Date) -> String {
-        var seconds = time_t(floor(date.timeIntervalSince1970))
-        let micros = Int((date.timeIntervalSince1970 - Double(seconds)) * 1_000_000)
-        var components = tm()
-        gmtime_r(&seconds, &components)
-        return String(
-            format: "%04d-%02d-%02d %02d:%02d:%02d.%06d+00",
-            Int(components.tm_year) + 1900, Int(components.tm_mon) + 1, Int(components.tm_mday),
-            Int(components.tm_hour), Int(components.tm_min), Int(components.tm_sec), micros
-        )
     }
 }
 
