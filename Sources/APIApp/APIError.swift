@@ -38,7 +38,13 @@ public struct APIError: HTTPResponseError, Sendable {
         case .taskNotFound: APIError(.notFound, "task_not_found", error.message)
         case .invalidState: APIError(.conflict, "invalid_state", error.message)
         case .idempotencyConflict: APIError(.conflict, "idempotency_conflict", error.message, field: "Idempotency-Key")
-        case .invalidArgument: APIError(.badRequest, "invalid_request", error.message)
+        case .invalidArgument:
+            switch error.field {
+            case nil: APIError(.badRequest, "invalid_request", error.message)
+            // The key travels in a header; name it as the client sent it.
+            case "idempotency_key": APIError.invalid("Idempotency-Key", "invalid_idempotency_key", error.message)
+            case let field?: APIError.invalid(field, "invalid_\(field)", error.message)
+            }
         case .databaseUnavailable:
             APIError(.serviceUnavailable, "database_unavailable", "PostgreSQL is unavailable; try again shortly", headers: [.retryAfter: "5"])
         default: APIError(.internalServerError, "internal_error", "the request could not be completed")

@@ -23,10 +23,6 @@ struct CreateTaskRequest {
         }
         guard let typeValue = object["type"] else { throw APIError.invalid("type", "missing_type", "type is required") }
         guard let type = typeValue as? String else { throw APIError.invalid("type", "invalid_type", "type must be a string") }
-        guard !type.isEmpty else { throw APIError.invalid("type", "invalid_type", "type must not be empty") }
-        guard NewTask.isValidType(type) else {
-            throw APIError.invalid("type", "invalid_type", "type must be at most 128 characters from [A-Za-z0-9._:-]")
-        }
 
         var priority = TaskPriority.normal
         if let value = object["priority"] {
@@ -38,7 +34,7 @@ struct CreateTaskRequest {
 
         var maxAttempts: Int?
         if let value = object["max_attempts"] {
-            guard let number = value as? NSNumber, !Self.isBool(number), let int = Int(exactly: number.doubleValue), (1...100).contains(int) else {
+            guard let number = value as? NSNumber, !Self.isBool(number), let int = Int(exactly: number.doubleValue) else {
                 throw APIError.invalid("max_attempts", "invalid_max_attempts", "max_attempts must be a whole number from 1 to 100")
             }
             maxAttempts = int
@@ -79,13 +75,14 @@ struct CreateTaskRequest {
             payloadText = "{}"
         }
 
-        if let key = idempotencyKey {
-            guard !key.isEmpty, key.count <= 255 else {
-                throw APIError.invalid("Idempotency-Key", "invalid_idempotency_key", "Idempotency-Key must be 1-255 characters")
-            }
-        }
         task = NewTask(type: type, payloadJSON: payloadText, priority: priority,
                        maxAttempts: maxAttempts, runAt: runAt, idempotencyKey: idempotencyKey)
+        // The library's own check, the one every enqueue passes: type name, attempt range, key length.
+        do {
+            try task.validate()
+        } catch let error as TaskQueueError {
+            throw APIError.from(error)
+        }
     }
 
     /// JSONSerialization turns true/false into NSNumber (objCType "c"); a boolean is not a number here.

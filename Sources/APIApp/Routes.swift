@@ -71,7 +71,7 @@ public enum Routes {
             JSON.response(TaskJSON.task(try await queue.cancel(try taskID(context))))
         }
         tasks.post(":id/retry") { _, context in
-            JSON.response(TaskJSON.task(try await queue.replay(try taskID(context))))
+            JSON.response(TaskJSON.task(try await queue.retry(try taskID(context))))
         }
         return router
     }

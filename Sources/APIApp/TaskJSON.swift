@@ -16,7 +16,7 @@ enum TaskJSON {
             "run_at": .timestamp(task.runAt),
             "idempotency_key": .nullable(task.idempotencyKey),
             "last_error": .nullable(task.lastError),
-            "published": .bool(task.publishedAt != nil),
+            "published": .bool(task.isPublished),
             "created_at": .timestamp(task.createdAt),
             "updated_at": .timestamp(task.updatedAt),
             "started_at": .timestamp(task.startedAt),

@@ -25,9 +25,7 @@ struct APIHarness {
         let configuration = TaskQueueConfiguration(
             postgres: PostgresConfiguration(url: env["DATABASE_URL"] ?? "postgres://taskflow@127.0.0.1:15432/taskflow?sslmode=disable", poolSize: 4, schema: schema),
             nats: NATSConfiguration(url: env["NATS_URL"] ?? "nats://127.0.0.1:14222", connectionName: schema),
-            streamName: schema.uppercased(), subjectPrefix: schema, consumerName: schema,
-            migrationsDirectory: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("deployments/migrations")
+            streamName: schema.uppercased(), subjectPrefix: schema, consumerName: schema
         )
         var logger = Logger(label: "api-test")
         logger.logLevel = .warning

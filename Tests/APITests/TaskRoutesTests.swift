@@ -78,7 +78,7 @@ struct TaskRoutesTests {
                 (#"{"type":"t","run_at":null}"#, "invalid_run_at", "run_at"),
                 (#"{"type":"t","delay_seconds":null}"#, "invalid_delay_seconds", "delay_seconds"),
                 // Valid JSON, but PostgreSQL's jsonb cannot store a NUL character.
-                (#"{"type":"t","payload":{"s":"a\u0000b"}}"#, "invalid_request", nil),
+                (#"{"type":"t","payload":{"s":"a\u0000b"}}"#, "invalid_payload", "payload"),
             ]
             for (body, code, field) in cases {
                 let response = try await client.call(.post, "/api/v1/tasks", json: body)

@@ -119,14 +119,17 @@ struct DeliveryTests {
             offline.nats = NATSConfiguration(url: "nats://127.0.0.1:1", connectionName: "offline")
             let enqueuer = try await TaskQueue.connect(configuration: offline, logger: env.queue.logger)
             let result = try await enqueuer.enqueue(NewTask(type: "noop"))
-            #expect(result.task.publishedAt == nil)
+            // "published" means the same in the enqueue's answer and in every read: false while
+            // the task waits for the reconciler, true once the stream has taken its message.
+            #expect(!result.task.isPublished)
+            #expect(try await env.queue.task(result.task.id)?.isPublished == false)
 
             // The confirmation wait is an hour here: only the failure flag gets it published now.
-            let reconciler = Reconciler(queue: env.queue, configuration: env.workerConfiguration(publishGrace: .zero, confirmAfter: .seconds(3600)),
-                                        logger: env.queue.logger)
+            let reconciler = env.reconciler(env.workerConfiguration(publishGrace: .zero, confirmAfter: .seconds(3600)))
             try await Task.sleep(for: .milliseconds(20))
             #expect(try await reconciler.pass().published == 1)
             #expect(try await env.queue.task(result.task.id)?.publishedAt != nil)
+            #expect(try await env.queue.task(result.task.id)?.isPublished == true)
             #expect(try await env.queue.streamState().work?.messages == 1)
         }
     }
@@ -134,14 +137,14 @@ struct DeliveryTests {
     @Test func theReconcilerConfirmsABacklogWithoutCopyingItAndReplacesALostMessage() async throws {
         try await TestEnvironment.with { env in
             let results = try await env.queue.enqueueBatch((0..<50).map { _ in NewTask(type: "noop") })
-            #expect(results.allSatisfy { $0.task.publishedAt != nil })
+            #expect(results.allSatisfy { $0.task.isPublished })
             #expect(try await env.queue.streamState().work?.messages == 50)
             // Enqueue does not write the publish back; until a claim or the reconciler sees the
             // message, the task counts as unconfirmed.
             #expect(try await env.queue.task(results[0].task.id)?.publishedAt == nil)
+            #expect(try await env.queue.task(results[0].task.id)?.isPublished == true)
 
-            let reconciler = Reconciler(queue: env.queue, configuration: env.workerConfiguration(lostAfter: .zero, publishGrace: .zero, confirmAfter: .zero),
-                                        logger: env.queue.logger)
+            let reconciler = env.reconciler(env.workerConfiguration(lostAfter: .zero, publishGrace: .zero, confirmAfter: .zero))
             try await Task.sleep(for: .milliseconds(20))
             let first = try await reconciler.pass()
             // Published again under the same Nats-Msg-Id: the server keeps one copy and names it.
@@ -352,7 +355,7 @@ struct DeliveryTests {
     @Test func anEarlyCopyOfARetryingTaskWaitsOutTheBackoff() async throws {
         try await TestEnvironment.with { env in
             let log = RunLog()
-            let config = env.workerConfiguration(retry: RetryPolicy(base: .seconds(2), cap: .seconds(2), jitter: 0))
+            let config = env.workerConfiguration(retry: .exponentialJitter(base: .seconds(2), cap: .seconds(2), jitter: 0))
             let worker = env.startWorker(try testRegistry(log), configuration: config)
             let id = try await env.queue.enqueue("flaky", payload: Flaky(failures: 1)).task.id
             try await env.waitFor(id, .retrying)

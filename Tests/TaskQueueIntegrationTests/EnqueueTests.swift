@@ -57,7 +57,7 @@ struct EnqueueTests {
                 case .success(let result):
                     #expect(index % 50 != 0)
                     #expect(result.created)
-                    #expect(result.task.publishedAt != nil)
+                    #expect(result.task.isPublished)
                 case .failure(let error):
                     #expect(index % 50 == 0, "call \(index) failed: \(error)")
                     #expect((error as? TaskQueueError)?.code == .idempotencyConflict)
@@ -183,13 +183,13 @@ struct EnqueueTests {
             #expect(try await env.queue.cancel(scheduled).status == .cancelled)
             await #expect(throws: TaskQueueError.self) { try await env.queue.cancel(scheduled) }
             await #expect(throws: TaskQueueError.self) { try await env.queue.cancel(UUID()) }
-            await #expect(throws: TaskQueueError.self) { try await env.queue.replay(scheduled) }
+            await #expect(throws: TaskQueueError.self) { try await env.queue.retry(scheduled) }
 
             let log = RunLog()
             let worker = env.startWorker(try testRegistry(log))
             let flaky = try await env.queue.enqueue("flaky", payload: Flaky(failures: 1), maxAttempts: 1).task.id
             try await env.waitFor(flaky, .failed)
-            let replayed = try await env.queue.replay(flaky)
+            let replayed = try await env.queue.retry(flaky)
             #expect(replayed.status == .queued)
             try await env.waitFor(flaky, .completed)
             #expect(try await env.queue.executions(of: flaky).map(\.status) == [.failed, .succeeded])

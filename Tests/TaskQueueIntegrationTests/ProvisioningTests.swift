@@ -28,7 +28,7 @@ struct ProvisioningTests {
         try await TestEnvironment.with(lease: .seconds(7)) { env in
             var changed = env.configuration
             changed.lease = .seconds(11)
-            let other = TaskQueue(configuration: changed, pool: env.queue.pool, nats: env.queue.nats, logger: env.queue.logger)
+            let other = TaskQueue(configuration: changed, pool: env.queue.pool, nats: env.queue.nats, middleware: [], logger: env.queue.logger)
             try await other.provision()
             #expect(try await env.queue.streamState().consumers.allSatisfy { $0.ackWaitSeconds == 11 })
         }

@@ -11,7 +11,7 @@ struct TaskLifecycleTests {
             let result = try await env.queue.enqueue("noop", payload: Empty())
             #expect(result.created)
             #expect(result.task.status == .queued)
-            #expect(result.task.publishedAt != nil)
+            #expect(result.task.isPublished)
 
             let done = try await env.waitFor(result.task.id, .completed)
             #expect(done.attempts == 1)
@@ -46,7 +46,7 @@ struct TaskLifecycleTests {
     @Test func retryThenSuccessRespectsBackoff() async throws {
         try await TestEnvironment.with { env in
             let log = RunLog()
-            let config = env.workerConfiguration(retry: RetryPolicy(base: .milliseconds(400), cap: .seconds(5), jitter: 0))
+            let config = env.workerConfiguration(retry: .exponentialJitter(base: .milliseconds(400), cap: .seconds(5), jitter: 0))
             let worker = env.startWorker(try testRegistry(log), configuration: config)
             let id = try await env.queue.enqueue("flaky", payload: Flaky(failures: 2)).task.id
 

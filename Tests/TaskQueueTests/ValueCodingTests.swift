@@ -60,13 +60,26 @@ import Testing
     }
 
     @Test func newTasksAreValidated() {
-        #expect(throws: TaskQueueError.self) { try TaskQueue.validate(NewTask(type: "")) }
-        #expect(throws: TaskQueueError.self) { try TaskQueue.validate(NewTask(type: "has space")) }
-        #expect(throws: TaskQueueError.self) { try TaskQueue.validate(NewTask(type: String(repeating: "a", count: 129))) }
-        #expect(throws: TaskQueueError.self) { try TaskQueue.validate(NewTask(type: "ok", maxAttempts: 0)) }
-        #expect(throws: TaskQueueError.self) { try TaskQueue.validate(NewTask(type: "ok", maxAttempts: 101)) }
-        #expect(throws: TaskQueueError.self) { try TaskQueue.validate(NewTask(type: "ok", payloadJSON: "{nope")) }
-        #expect(throws: Never.self) { try TaskQueue.validate(NewTask(type: "email.send:v2-x", payloadJSON: "[1,2]", maxAttempts: 100)) }
+        #expect(throws: TaskQueueError.self) { try NewTask(type: "").validate() }
+        #expect(throws: TaskQueueError.self) { try NewTask(type: "has space").validate() }
+        #expect(throws: TaskQueueError.self) { try NewTask(type: String(repeating: "a", count: 129)).validate() }
+        #expect(throws: TaskQueueError.self) { try NewTask(type: "ok", maxAttempts: 0).validate() }
+        #expect(throws: TaskQueueError.self) { try NewTask(type: "ok", maxAttempts: 101).validate() }
+        #expect(throws: TaskQueueError.self) { try NewTask(type: "ok", payloadJSON: "{nope").validate() }
+        #expect(throws: Never.self) { try NewTask(type: "email.send:v2-x", payloadJSON: "[1,2]", maxAttempts: 100).validate() }
+    }
+
+    @Test func validationNamesTheFieldAtFault() {
+        func field(_ task: NewTask) -> String? {
+            do { try task.validate() } catch let error as TaskQueueError { return error.field } catch { return "?" }
+            return nil
+        }
+        #expect(field(NewTask(type: "has space")) == "type")
+        #expect(field(NewTask(type: "ok", maxAttempts: 0)) == "max_attempts")
+        #expect(field(NewTask(type: "ok", idempotencyKey: "")) == "idempotency_key")
+        #expect(field(NewTask(type: "ok", idempotencyKey: String(repeating: "k", count: 256))) == "idempotency_key")
+        #expect(field(NewTask(type: "ok", payloadJSON: "{nope")) == "payload")
+        #expect(field(NewTask(type: "ok")) == nil)
     }
 
     @Test func jsonEqualityIgnoresKeyOrder() throws {

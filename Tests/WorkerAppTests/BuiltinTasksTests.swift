@@ -70,14 +70,14 @@ struct BuiltinTasksTests {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         try BuiltinTasks.register(in: registry, httpClient: client, webhookTimeout: .seconds(1))
         #expect(registry.types == ["dead", "demo", "fail", "noop", "sleep", "webhook"])
-        let fail = try #require(registry.handler(for: "fail"))
+        let fail = try #require(registry.entry(for: "fail")?.handler)
         var second = Self.context
         second = TaskContext(taskID: second.taskID, type: "fail", priority: .normal, attempt: 3, maxAttempts: 5, workerID: "t", logger: second.logger)
         await #expect(throws: BuiltinTasks.DeliberateFailure.self) { try await fail(#"{"times":2}"#, Self.context) }
         try await fail(#"{"times":2}"#, second)
-        let sleep = try #require(registry.handler(for: "sleep"))
+        let sleep = try #require(registry.entry(for: "sleep")?.handler)
         await #expect(throws: TerminalTaskError.self) { try await sleep(#"{"ms":-5}"#, Self.context) }
-        await #expect(throws: TerminalTaskError.self) { try await registry.handler(for: "dead")!("{}", Self.context) }
+        await #expect(throws: TerminalTaskError.self) { try await registry.entry(for: "dead")!.handler("{}", Self.context) }
         try await client.shutdown()
     }
 }

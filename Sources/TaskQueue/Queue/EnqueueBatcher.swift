@@ -1,26 +1,32 @@
-import Logging
-
 /// Group commit for enqueues: calls that arrive while a batch is being written wait and go
 /// together in the next one: one INSERT, one commit, one publish burst. Callers are answered once
 /// their tasks are committed and published.
 actor EnqueueBatcher {
+    typealias Write = @Sendable ([NewTask]) async -> [Result<EnqueueResult, TaskQueueError>]
+
     private struct Item {
         let task: NewTask
         let continuation: CheckedContinuation<Result<EnqueueResult, TaskQueueError>, Never>
     }
 
+    private let write: Write
     private var pending: [Item] = []
     private var writing = false
     private let maxBatch = 500
 
-    func submit(_ task: NewTask, to queue: TaskQueue) async -> Result<EnqueueResult, TaskQueueError> {
+    /// `write` stores and publishes one batch, answering in the order of its input.
+    init(write: @escaping Write) {
+        self.write = write
+    }
+
+    func submit(_ task: NewTask) async -> Result<EnqueueResult, TaskQueueError> {
         await withCheckedContinuation { continuation in
             pending.append(Item(task: task, continuation: continuation))
             if !writing {
                 writing = true
                 // Unstructured on purpose: a TaskQueue has no lifecycle of its own to run a writer
                 // in. The writer ends as soon as nothing is pending; the next call starts another.
-                Task { await self.write(to: queue) }
+                Task { await self.drain() }
             }
         }
     }
@@ -35,9 +41,9 @@ actor EnqueueBatcher {
         return batch
     }
 
-    private func write(to queue: TaskQueue) async {
+    private func drain() async {
         while let batch = nextBatch() {
-            let results = await queue.insertAndPublish(batch.map(\.task))
+            let results = await write(batch.map(\.task))
             for (item, result) in zip(batch, results) { item.continuation.resume(returning: result) }
         }
     }

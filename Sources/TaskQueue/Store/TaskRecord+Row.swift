@@ -4,7 +4,7 @@ import Foundation
 /// every row hashed its name again (a tenth of a claim's time in the worker's profile).
 struct TaskRecordColumns {
     let id, type, payload, priority, status, attempts, maxAttempts, attemptBase, runAt, idempotencyKey,
-        lastError, leaseOwner, leaseExpiresAt, publishedAt, createdAt, updatedAt, startedAt, finishedAt: Int
+        lastError, leaseOwner, leaseExpiresAt, publishedAt, publishFailedAt, createdAt, updatedAt, startedAt, finishedAt: Int
 
     init(_ row: PostgresRow) throws {
         id = try row.position("id")
@@ -21,6 +21,7 @@ struct TaskRecordColumns {
         leaseOwner = try row.position("lease_owner")
         leaseExpiresAt = try row.position("lease_expires_at")
         publishedAt = try row.position("published_at")
+        publishFailedAt = try row.position("publish_failed_at")
         createdAt = try row.position("created_at")
         updatedAt = try row.position("updated_at")
         startedAt = try row.position("started_at")
@@ -51,6 +52,7 @@ extension TaskRecord {
         leaseOwner = try row.optionalString(at: columns.leaseOwner)
         leaseExpiresAt = try row.optionalDate(at: columns.leaseExpiresAt)
         publishedAt = try row.optionalDate(at: columns.publishedAt)
+        publishFailedAt = try row.optionalDate(at: columns.publishFailedAt)
         createdAt = try row.date(at: columns.createdAt)
         updatedAt = try row.date(at: columns.updatedAt)
         startedAt = try row.optionalDate(at: columns.startedAt)

@@ -128,7 +128,7 @@ extension TaskStore {
     func replay(_ id: UUID) async throws -> (TaskRecord, generation: Int) {
         let row = try await transition(id, action: "replay", sql: """
             UPDATE tasks t SET status = 'queued', attempt_base = t.attempts, run_at = now(), last_error = NULL,
-                finished_at = NULL, publish_generation = t.publish_generation + 1, published_at = NULL,
+                finished_at = NULL, publish_generation = t.publish_generation + 1, published_at = NULL, publish_failed_at = NULL,
                 published_seq = NULL, dead_lettered_at = NULL, verified_at = NULL, updated_at = now(), version = t.version + 1
             WHERE t.id = $1 AND t.status = 'failed'
             RETURNING \(Self.taskColumns), t.publish_generation

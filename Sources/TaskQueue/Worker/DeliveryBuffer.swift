@@ -1,13 +1,16 @@
 /// Messages fetched but not yet started, one queue per priority, plus the worker's free handler
 /// slots. Fetchers push while their queue has room; the dispatcher takes as many messages as
 /// there are free slots, in the picker's order. Closing returns what was never started, to NAK.
-actor DeliveryBuffer {
+///
+/// Generic over the message so its logic is tested without a server; the worker's is a
+/// `DeliveryBuffer<JetStreamMessage>`.
+actor DeliveryBuffer<Message: Sendable> {
     struct Delivery: Sendable {
-        let message: JetStreamMessage
+        let message: Message
         let priority: TaskPriority
     }
 
-    private var queues: [[JetStreamMessage]] = [[], [], []]
+    private var queues: [[Message]] = [[], [], []]
     private var picker: PriorityPicker
     private let capacity: Int
     private var freeSlots: Int
@@ -22,7 +25,7 @@ actor DeliveryBuffer {
     }
 
     /// Adds fetched messages; once closed they come straight back for the caller to NAK.
-    func push(_ messages: [JetStreamMessage], priority: TaskPriority) -> [JetStreamMessage] {
+    func push(_ messages: [Message], priority: TaskPriority) -> [Message] {
         if isClosed { return messages }
         queues[priority.rank].append(contentsOf: messages)
         serveTaker()
@@ -52,10 +55,10 @@ actor DeliveryBuffer {
     }
 
     /// Messages currently waiting, for in-progress heartbeats.
-    func waiting() -> [JetStreamMessage] { queues.flatMap { $0 } }
+    func waiting() -> [Message] { queues.flatMap { $0 } }
 
     /// Stops the flow: wakes every waiter and hands back the messages that never started.
-    func close() -> [JetStreamMessage] {
+    func close() -> [Message] {
         isClosed = true
         let unstarted = queues.flatMap { $0 }
         queues = [[], [], []]

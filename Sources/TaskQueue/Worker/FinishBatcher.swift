@@ -10,7 +10,10 @@ actor FinishBatcher {
         let continuation: CheckedContinuation<Result<Bool, TaskQueueError>, Never>
     }
 
-    private let store: TaskStore
+    /// Records a batch of outcomes in one statement; returns the tasks whose outcome stood.
+    typealias Write = @Sendable ([AttemptOutcome]) async throws -> Set<UUID>
+
+    private let writeBatch: Write
     private let logger: Logger
     /// Writes are retried until they succeed: an outcome held only in memory must not be lost to
     /// a database outage. Only a worker stopping past its shutdown timeout gives up on them.
@@ -19,8 +22,8 @@ actor FinishBatcher {
     private var wakeUp: CheckedContinuation<Void, Never>?
     private var closed = false
 
-    init(store: TaskStore, logger: Logger, giveUp: Signal) {
-        self.store = store
+    init(write: @escaping Write, logger: Logger, giveUp: Signal) {
+        self.writeBatch = write
         self.logger = logger
         self.giveUp = giveUp
     }
@@ -68,7 +71,7 @@ actor FinishBatcher {
         var failures = 0
         while true {
             do {
-                return .success(try await store.finish(outcomes))
+                return .success(try await writeBatch(outcomes))
             } catch {
                 let failure = error as? TaskQueueError ?? TaskQueueError(.databaseError, "\(error)")
                 if giveUp.isFired { return .failure(failure) }

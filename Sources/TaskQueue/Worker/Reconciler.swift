@@ -16,15 +16,21 @@ import Synchronization
 /// Safe in every worker at once: promotions lock rows, generations change conditionally, and
 /// repeated publishes of one generation are dropped by the server's Nats-Msg-Id window.
 final class Reconciler: Sendable {
-    let queue: TaskQueue
+    let store: TaskStore
+    let publisher: TaskPublisher
+    let nats: NATSClient
+    let streamName: String
     let configuration: WorkerConfiguration
     let logger: Logger
     let batchLimit = 500
     private let clock = ContinuousClock()
     private let nextLostCheck = Mutex(ContinuousClock.now)
 
-    init(queue: TaskQueue, configuration: WorkerConfiguration, logger: Logger) {
-        self.queue = queue
+    init(store: TaskStore, publisher: TaskPublisher, nats: NATSClient, streamName: String, configuration: WorkerConfiguration, logger: Logger) {
+        self.store = store
+        self.publisher = publisher
+        self.nats = nats
+        self.streamName = streamName
         self.configuration = configuration
         self.logger = logger
     }
@@ -43,24 +49,23 @@ final class Reconciler: Sendable {
     @discardableResult
     func pass() async throws -> ReconcileReport {
         var report = ReconcileReport()
-        let store = queue.store
 
         let unpublished = try await store.unpublished(olderThan: configuration.publishGrace, confirmAfter: configuration.confirmAfter, limit: batchLimit)
-        report.published = await queue.publish(unpublished).count
+        report.published = await publisher.publish(unpublished).count
 
         let due = try await store.promoteDueScheduled(limit: batchLimit)
-        report.scheduled = await queue.publish(due).count
+        report.scheduled = await publisher.publish(due).count
 
         // Checking for lost messages reads every in-flight task, so it runs a few times per
         // lostAfter rather than on every pass.
-        if queue.nats.isConnected, clock.now >= nextLostCheck.withLock({ $0 }) {
+        if nats.isConnected, clock.now >= nextLostCheck.withLock({ $0 }) {
             nextLostCheck.withLock { $0 = clock.now.advanced(by: configuration.lostAfter / 4) }
             let suspects = try await store.suspectedLost(quiet: configuration.lostAfter, limit: batchLimit)
             var lost: [PublishTarget] = []
             var present: [UUID] = []
             for suspect in suspects {
                 if let sequence = suspect.sequence,
-                   let message = try await queue.nats.message(stream: queue.configuration.streamName, sequence: sequence),
+                   let message = try await nats.message(stream: streamName, sequence: sequence),
                    String(decoding: message.data, as: UTF8.self) == suspect.target.taskID.postgresText {
                     present.append(suspect.target.taskID)
                 } else {
@@ -69,14 +74,14 @@ final class Reconciler: Sendable {
             }
             try await store.markVerified(present)
             let renewed = try await store.bumpGeneration(lost)
-            report.republished = await queue.publish(renewed).count
+            report.republished = await publisher.publish(renewed).count
             if !renewed.isEmpty {
                 logger.warning("republished tasks whose message was lost", metadata: [LogKey.count: "\(renewed.count)"])
             }
         }
 
         for task in try await store.pendingDeadLetters(olderThan: configuration.publishGrace, limit: batchLimit) {
-            try await queue.publishDeadLetter(task)
+            try await publisher.publishDeadLetter(task)
             report.deadLetters += 1
         }
         if report != ReconcileReport() {

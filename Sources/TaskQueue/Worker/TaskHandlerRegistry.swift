@@ -1,63 +1,43 @@
 import Foundation
-import Logging
 import Synchronization
 
-/// What a handler knows about the attempt it runs.
-public struct TaskContext: Sendable {
-    public let taskID: UUID
-    public let type: String
-    public let priority: TaskPriority
-    /// 1-based attempt number across the task's whole life.
-    public let attempt: Int
-    /// Attempts allowed in this run.
-    public let maxAttempts: Int
-    public let workerID: String
-    private let workerLogger: Logger
-
-    /// A logger carrying the task's metadata (id, type, attempt). Made when read, so a task that
-    /// logs nothing costs nothing; a handler that logs often can keep a copy.
-    public var logger: Logger {
-        var logger = workerLogger
-        logger[metadataKey: LogKey.taskID] = .string(taskID.lowercasedText)
-        logger[metadataKey: LogKey.taskType] = .string(type)
-        logger[metadataKey: LogKey.attempt] = .stringConvertible(attempt)
-        return logger
-    }
-
-    /// `logger` is the worker's; the task's metadata is added to it when `logger` is read.
-    init(taskID: UUID, type: String, priority: TaskPriority, attempt: Int, maxAttempts: Int, workerID: String, logger: Logger) {
-        self.taskID = taskID
-        self.type = type
-        self.priority = priority
-        self.attempt = attempt
-        self.maxAttempts = maxAttempts
-        self.workerID = workerID
-        self.workerLogger = logger
-    }
-}
-
-/// Thrown by a handler when retrying cannot help: the task fails at once and goes to the DLQ.
-public struct TerminalTaskError: Error, Sendable, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
-/// Handlers by task type. Registering a name twice is an error.
+/// Handlers by task type, with each type's retry strategy and timeout. Registering a name twice
+/// is an error.
 public final class TaskHandlerRegistry: Sendable {
     typealias Handler = @Sendable (_ payloadJSON: String, _ context: TaskContext) async throws -> Void
-    private let handlers = Mutex<[String: Handler]>([:])
 
+    /// A registered type: its handler and the policies that override the worker's.
+    struct Entry: Sendable {
+        let handler: Handler
+        let retry: RetryStrategy?
+        let timeout: Duration?
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+
+    /// An empty registry.
     public init() {}
 
-    /// Registers a handler for a typed payload; a payload that does not decode fails the task
-    /// permanently (retrying cannot fix it).
+    /// Registers the handler for a definition's tasks; the definition's retry strategy and
+    /// timeout apply to them in place of the worker's. A payload that does not decode fails the
+    /// task permanently (retrying cannot fix it).
+    public func register<Payload>(
+        _ definition: TaskDefinition<Payload>,
+        handler: @escaping @Sendable (Payload, TaskContext) async throws -> Void
+    ) throws {
+        try register(definition.name, payload: Payload.self, retry: definition.retry, timeout: definition.timeout, handler: handler)
+    }
+
+    /// Registers a handler for a typed payload under a type name; `retry` and `timeout` override
+    /// the worker's for this type. A payload that does not decode fails the task permanently.
     public func register<Payload: Decodable & Sendable>(
         _ type: String,
         payload: Payload.Type = Payload.self,
+        retry: RetryStrategy? = nil,
+        timeout: Duration? = nil,
         handler: @escaping @Sendable (Payload, TaskContext) async throws -> Void
     ) throws {
-        try add(type) { json, context in
+        try add(type, Entry(handler: { json, context in
             let value: Payload
             do {
                 value = try JSONDecoder().decode(Payload.self, from: Data(json.utf8))
@@ -65,25 +45,31 @@ public final class TaskHandlerRegistry: Sendable {
                 throw TerminalTaskError("payload does not decode as \(Payload.self): \(error)")
             }
             try await handler(value, context)
-        }
+        }, retry: retry, timeout: timeout))
     }
 
-    /// Registers a handler that receives the payload as JSON text.
-    public func registerJSON(_ type: String, handler: @escaping @Sendable (String, TaskContext) async throws -> Void) throws {
-        try add(type, handler)
+    /// Registers a handler that receives the payload as JSON text (for dynamic types).
+    public func registerJSON(
+        _ type: String, retry: RetryStrategy? = nil, timeout: Duration? = nil,
+        handler: @escaping @Sendable (String, TaskContext) async throws -> Void
+    ) throws {
+        try add(type, Entry(handler: handler, retry: retry, timeout: timeout))
     }
 
     /// The registered type names.
-    public var types: [String] { handlers.withLock { $0.keys.sorted() } }
+    public var types: [String] { entries.withLock { $0.keys.sorted() } }
 
-    func handler(for type: String) -> Handler? { handlers.withLock { $0[type] } }
+    func entry(for type: String) -> Entry? { entries.withLock { $0[type] } }
 
-    private func add(_ type: String, _ handler: @escaping Handler) throws {
-        try handlers.withLock { handlers in
-            guard handlers[type] == nil else {
+    private func add(_ type: String, _ entry: Entry) throws {
+        guard NewTask.isValidType(type) else {
+            throw TaskQueueError(.invalidArgument, "task type must be 1-128 characters from [A-Za-z0-9._:-]", field: "type")
+        }
+        try entries.withLock { entries in
+            guard entries[type] == nil else {
                 throw TaskQueueError(.duplicateHandler, "a handler for task type \(type) is already registered")
             }
-            handlers[type] = handler
+            entries[type] = entry
         }
     }
 }

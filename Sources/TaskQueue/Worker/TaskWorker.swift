@@ -11,12 +11,17 @@ import Synchronization
 /// fetched but not started, lets running handlers finish within `shutdownTimeout` (then interrupts
 /// them), records their outcomes and returns.
 public final class TaskWorker: Service, Sendable {
-    let queue: TaskQueue
+    let store: TaskStore
+    let publisher: TaskPublisher
+    let nats: NATSClient
+    let queueConfiguration: TaskQueueConfiguration
+    let middleware: MiddlewareChain
     let registry: TaskHandlerRegistry
+    /// How this worker runs.
     public let configuration: WorkerConfiguration
     let logger: Logger
 
-    private let buffer: DeliveryBuffer
+    private let buffer: DeliveryBuffer<JetStreamMessage>
     private let batcher: FinishBatcher
     private let running = Mutex<[UUID: RunningAttempt]>([:])
     /// Graceful shutdown was asked for.
@@ -31,9 +36,20 @@ public final class TaskWorker: Service, Sendable {
         let attempt: Int
     }
 
-    public init(queue: TaskQueue, registry: TaskHandlerRegistry, configuration: WorkerConfiguration = WorkerConfiguration(),
-                logger: Logger = Logger(label: "taskflow.worker")) {
-        self.queue = queue
+    /// A worker for `queue`'s tasks, running the handlers in `registry` and the queue's middleware.
+    public convenience init(queue: TaskQueue, registry: TaskHandlerRegistry, configuration: WorkerConfiguration = WorkerConfiguration(),
+                            logger: Logger = Logger(label: "taskflow.worker")) {
+        self.init(store: queue.store, publisher: queue.publisher, nats: queue.nats, queueConfiguration: queue.configuration,
+                  middleware: queue.middleware, registry: registry, configuration: configuration, logger: logger)
+    }
+
+    init(store: TaskStore, publisher: TaskPublisher, nats: NATSClient, queueConfiguration: TaskQueueConfiguration,
+         middleware: MiddlewareChain, registry: TaskHandlerRegistry, configuration: WorkerConfiguration, logger: Logger) {
+        self.store = store
+        self.publisher = publisher
+        self.nats = nats
+        self.queueConfiguration = queueConfiguration
+        self.middleware = middleware
         self.registry = registry
         self.configuration = configuration
         var logger = logger
@@ -44,7 +60,7 @@ public final class TaskWorker: Service, Sendable {
             prefetchPerPriority: configuration.prefetchPerPriority ?? configuration.concurrency,
             starvationLimit: configuration.starvationLimit
         )
-        self.batcher = FinishBatcher(store: queue.store, logger: logger, giveUp: forceStop)
+        self.batcher = FinishBatcher(write: { try await store.finish($0) }, logger: logger, giveUp: forceStop)
     }
 
     /// Runs until graceful shutdown (or `stop()`), then drains.
@@ -61,7 +77,7 @@ public final class TaskWorker: Service, Sendable {
         drainRequested.fire()
     }
 
-    private var lease: Duration { queue.configuration.lease }
+    private var lease: Duration { queueConfiguration.lease }
 
     private func runUntilDrained() async throws {
         guard let subscriptions = await subscribeAll() else {
@@ -70,7 +86,7 @@ public final class TaskWorker: Service, Sendable {
             return
         }
         logger.info("worker started", metadata: [
-            "concurrency": "\(configuration.concurrency)", "stream": "\(queue.configuration.streamName)",
+            "concurrency": "\(configuration.concurrency)", "stream": "\(queueConfiguration.streamName)",
         ])
         await withTaskGroup(of: Void.self) { group in
             for (priority, subscription) in subscriptions {
@@ -79,7 +95,8 @@ public final class TaskWorker: Service, Sendable {
             group.addTask { await self.batcher.run() }
             group.addTask { await self.heartbeatLoop() }
             if configuration.reconcilerEnabled {
-                let reconciler = Reconciler(queue: queue, configuration: configuration, logger: logger)
+                let reconciler = Reconciler(store: store, publisher: publisher, nats: nats, streamName: queueConfiguration.streamName,
+                                            configuration: configuration, logger: logger)
                 group.addTask { await reconciler.run(until: self.finished) }
             }
             group.addTask { await self.drainWatcher(subscriptions.map(\.1)) }
@@ -109,13 +126,13 @@ public final class TaskWorker: Service, Sendable {
         var delay = Duration.milliseconds(200)
         while !drainRequested.isFired {
             do {
-                if !queue.isProvisioned { try await queue.provision() }
+                if !publisher.isProvisioned { try await publisher.provision() }
                 var subscriptions: [(TaskPriority, PullSubscription)] = []
                 for priority in TaskPriority.allCases {
-                    subscriptions.append((priority, try await queue.nats.pullSubscribe(
-                        stream: queue.configuration.streamName,
-                        consumer: queue.configuration.consumer(for: priority),
-                        subject: queue.configuration.subject(for: priority)
+                    subscriptions.append((priority, try await nats.pullSubscribe(
+                        stream: queueConfiguration.streamName,
+                        consumer: queueConfiguration.consumer(for: priority),
+                        subject: queueConfiguration.subject(for: priority)
                     )))
                 }
                 return subscriptions
@@ -137,7 +154,7 @@ public final class TaskWorker: Service, Sendable {
             let room = await buffer.waitForRoom(priority)
             if room == 0 { break }
             do {
-                var messages = try await subscription.fetch(batch: min(room, 256), noWait: true, timeout: queue.configuration.nats.requestTimeout)
+                var messages = try await subscription.fetch(batch: min(room, 256), noWait: true, timeout: queueConfiguration.nats.requestTimeout)
                 if messages.isEmpty {
                     let started = clock.now
                     messages = try await subscription.fetch(batch: 1, noWait: false, timeout: configuration.pollTimeout)
@@ -150,10 +167,10 @@ public final class TaskWorker: Service, Sendable {
                 for message in await buffer.push(messages, priority: priority) { try? message.nak() }
             } catch {
                 failures += 1
-                logger.warning("fetch failed", metadata: [LogKey.error: "\(error)", LogKey.subject: "\(queue.configuration.subject(for: priority))"])
+                logger.warning("fetch failed", metadata: [LogKey.error: "\(error)", LogKey.subject: "\(queueConfiguration.subject(for: priority))"])
                 if failures % 5 == 0 {
                     // The stream or consumer may have been lost with the server's data; recreate them.
-                    try? await queue.provision()
+                    try? await publisher.provision()
                 }
                 if await sleep(for: .milliseconds(min(200 * failures, 2000)), unless: drainRequested) { break }
             }
@@ -176,8 +193,8 @@ public final class TaskWorker: Service, Sendable {
 
     /// Claims the tasks behind a batch of messages in one statement and settles every message that
     /// needs no handler; returns the claimed ones to run.
-    private func admit(_ batch: [DeliveryBuffer.Delivery]) async -> [(DeliveryBuffer.Delivery, TaskRecord)] {
-        var byID: [UUID: [DeliveryBuffer.Delivery]] = [:]
+    private func admit(_ batch: [DeliveryBuffer<JetStreamMessage>.Delivery]) async -> [(DeliveryBuffer<JetStreamMessage>.Delivery, TaskRecord)] {
+        var byID: [UUID: [DeliveryBuffer<JetStreamMessage>.Delivery]] = [:]
         var settled = 0
         for delivery in batch {
             // The id as published parses directly; Foundation's trimming (a twentieth of the
@@ -191,17 +208,17 @@ public final class TaskWorker: Service, Sendable {
                     "bytes": "\(delivery.message.data.count)",
                 ])
                 try? delivery.message.term()
-                Metrics.poisonMessages.increment()
+                WorkerMetrics.poisonMessages.increment()
                 settled += 1
                 continue
             }
             byID[id, default: []].append(delivery)
         }
-        var claimed: [(DeliveryBuffer.Delivery, TaskRecord)] = []
+        var claimed: [(DeliveryBuffer<JetStreamMessage>.Delivery, TaskRecord)] = []
         if !byID.isEmpty {
             do {
                 let ids = Array(byID.keys)
-                let outcomes = try await queue.store.claim(
+                let outcomes = try await store.claim(
                     ids, sequences: ids.map { byID[$0]?.first?.message.streamSequence ?? 0 },
                     workerID: configuration.workerID, lease: lease)
                 for (id, deliveries) in byID {
@@ -249,7 +266,7 @@ public final class TaskWorker: Service, Sendable {
         case .unknown:
             logger.warning("terminating a message for an unknown task id", metadata: metadata)
             try? message.term()
-            Metrics.poisonMessages.increment()
+            WorkerMetrics.poisonMessages.increment()
         case .claimed:
             break
         }
@@ -257,27 +274,21 @@ public final class TaskWorker: Service, Sendable {
 
     // MARK: Running one attempt
 
-    private enum HandlerResult {
-        case success
-        case terminal(String)
-        case retryable(String)
-        case interrupted
-    }
-
     private func process(_ task: TaskRecord, message: JetStreamMessage) async {
-        let handler = registry.handler(for: task.type)
-        let typeLabel = handler == nil ? Metrics.unregisteredType : task.type
-        let context = TaskContext(taskID: task.id, type: task.type, priority: task.priority, attempt: task.attempts,
-                                  maxAttempts: task.maxAttempts, workerID: configuration.workerID, logger: logger)
+        let entry = registry.entry(for: task.type)
+        let typeLabel = entry == nil ? WorkerMetrics.unregisteredType : task.type
+        let timeout = entry?.timeout ?? configuration.taskTimeout
+        let context = TaskContext(task: task, deadline: timeout.map { ContinuousClock.now + $0 },
+                                  workerID: configuration.workerID, logger: logger)
         // The task's logger is made only for a line that will be written: adding its metadata
         // for every task cost a few percent of the worker's CPU.
         let debugging = logger.logLevel <= .debug
         if debugging { context.logger.debug("task started") }
-        Metrics.queueWait(task.priority).recordInterval(since: task.createdAt)
+        WorkerMetrics.queueWait(task.priority).recordInterval(since: task.createdAt)
         running.withLock { $0[task.id] = RunningAttempt(message: message, attempt: task.attempts) }
         let started = ContinuousClock.now
-        let result = await runHandler(handler, task, context: context)
-        Metrics.runTime(typeLabel).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        let result = await runHandler(entry, task, context: context, timeout: timeout)
+        WorkerMetrics.runTime(typeLabel).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         // The handler is done, so its slot is free for the next task: `concurrency` bounds the
         // handlers running at once, not the outcomes waiting for their database write. Holding
         // the slot through the write left slots idle for a round trip per task.
@@ -287,50 +298,31 @@ public final class TaskWorker: Service, Sendable {
         // finished work is not run a second time.
         defer { running.withLock { _ = $0.removeValue(forKey: task.id) } }
 
-        let attemptsInRun = task.attempts - task.attemptBase
-        var outcome = AttemptOutcome(taskID: task.id, attempt: task.attempts, status: .completed)
-        var retryDelay = Duration.zero
-        switch result {
-        case .success:
-            break
-        case .terminal(let error):
-            outcome.status = .failed
-            outcome.error = error
-        case .retryable(let error):
-            outcome.error = error
-            if configuration.retry.shouldRetry(attemptsInRun: attemptsInRun, maxAttempts: task.maxAttempts) {
-                retryDelay = configuration.retry.backoff(attempt: attemptsInRun)
-                outcome.status = .retrying
-                outcome.retryDelay = retryDelay
-            } else {
-                outcome.status = .failed
-                outcome.error = "attempts exhausted (\(attemptsInRun) of \(task.maxAttempts)): \(error)"
-            }
-        case .interrupted:
-            // Shutdown interrupted it: the work did not fail, so it runs again at once elsewhere.
-            outcome.status = .retrying
-            outcome.error = "interrupted: worker \(configuration.workerID) shut down before the task finished"
-            outcome.retryDelay = .zero
-        }
+        let decision = AttemptDecision.decide(
+            result, strategy: entry?.retry ?? configuration.retry, attemptInRun: context.attemptInRun,
+            maxAttempts: task.maxAttempts, type: task.type, interruptedBy: configuration.workerID)
+        var outcome = AttemptOutcome(taskID: task.id, attempt: task.attempts, status: decision.status)
+        outcome.error = decision.error
+        if decision.status == .retrying { outcome.retryDelay = decision.retryDelay }
 
         switch await batcher.submit(outcome) {
         case .success(true):
-            Metrics.finished(type: typeLabel, status: outcome.status.rawValue, priority: task.priority).increment()
+            WorkerMetrics.finished(type: typeLabel, status: outcome.status.rawValue, priority: task.priority).increment()
             switch outcome.status {
             case .completed:
                 if debugging { context.logger.debug("task completed") }
                 try? message.ack()
             case .retrying:
-                if debugging { context.logger.debug("task will retry", metadata: [LogKey.error: "\(outcome.error ?? "")", "retry.delay": "\(retryDelay)"]) }
-                try? message.nak(delay: max(retryDelay, .milliseconds(1)))
-            case .failed:
+                if debugging { context.logger.debug("task will retry", metadata: [LogKey.error: "\(outcome.error ?? "")", "retry.delay": "\(decision.retryDelay)"]) }
+                try? message.nak(delay: max(decision.retryDelay, .milliseconds(1)))
+            default:
                 context.logger.info("task failed", metadata: [LogKey.error: "\(outcome.error ?? "")"])
                 do {
                     // The failed row as recorded (its final error and attempt count) is the letter.
-                    guard let failed = try await queue.store.task(task.id) else {
+                    guard let failed = try await store.task(task.id) else {
                         throw TaskQueueError(.taskNotFound, "task \(task.id) is gone", taskID: task.id)
                     }
-                    try await queue.publishDeadLetter(failed)
+                    try await publisher.publishDeadLetter(failed)
                 } catch {
                     context.logger.warning("dead letter not published; the reconciler will", metadata: [LogKey.error: "\(error)"])
                 }
@@ -348,19 +340,19 @@ public final class TaskWorker: Service, Sendable {
     }
 
     /// Runs the handler in the attempt's own task. A forced stop cancels that task (see
-    /// `runUntilDrained`); a task timeout races the handler against a sleep.
-    private func runHandler(_ handler: TaskHandlerRegistry.Handler?, _ task: TaskRecord, context: TaskContext) async -> HandlerResult {
-        guard let handler else {
-            return .terminal("no handler registered for type \(task.type)")
+    /// `runUntilDrained`); a timeout races the handler against a sleep and cancels the loser.
+    private func runHandler(_ entry: TaskHandlerRegistry.Entry?, _ task: TaskRecord, context: TaskContext, timeout: Duration?) async -> HandlerResult {
+        guard let entry else {
+            return .failure(TerminalTaskError("no handler registered for type \(task.type)"))
         }
-        guard let timeout = configuration.taskTimeout else {
-            return await invoke(handler, task, context: context)
+        guard let timeout else {
+            return await invoke(entry.handler, task, context: context)
         }
         return await withTaskGroup(of: HandlerResult?.self) { group in
-            group.addTask { await self.invoke(handler, task, context: context) }
+            group.addTask { await self.invoke(entry.handler, task, context: context) }
             group.addTask {
                 try? await Task.sleep(for: timeout)
-                return Task.isCancelled ? nil : .retryable("timed out after \(timeout)")
+                return Task.isCancelled ? nil : .failure(TaskTimeoutError(timeout: timeout))
             }
             var result: HandlerResult?
             while let next = await group.next() {
@@ -373,17 +365,19 @@ public final class TaskWorker: Service, Sendable {
         }
     }
 
-    private func invoke(_ handler: TaskHandlerRegistry.Handler, _ task: TaskRecord, context: TaskContext) async -> HandlerResult {
+    private func invoke(_ handler: @escaping TaskHandlerRegistry.Handler, _ task: TaskRecord, context: TaskContext) async -> HandlerResult {
         do {
-            try await handler(task.payload, context)
+            if middleware.isEmpty {
+                try await handler(task.payload, context)
+            } else {
+                try await middleware.run(task, context: context) { context in try await handler(task.payload, context) }
+            }
             return .success
-        } catch let error as TerminalTaskError {
-            return .terminal(error.message)
         } catch {
             // Cancelled: the worker stopped past its shutdown timeout (or a timeout won the race,
             // and this result is ignored). Whatever the handler threw then, the work did not fail.
             if error is CancellationError || Task.isCancelled { return .interrupted }
-            return .retryable(String(describing: error))
+            return .failure(error)
         }
     }
 
@@ -397,7 +391,7 @@ public final class TaskWorker: Service, Sendable {
             let attempts = running.withLock { $0 }
             if !attempts.isEmpty {
                 do {
-                    let held = try await queue.store.renewLeases(Array(attempts.keys), workerID: configuration.workerID, lease: lease)
+                    let held = try await store.renewLeases(Array(attempts.keys), workerID: configuration.workerID, lease: lease)
                     for (id, attempt) in attempts where held.contains(id) { try? attempt.message.inProgress() }
                     if held.count < attempts.count {
                         logger.warning("leases lost for running tasks", metadata: [LogKey.count: "\(attempts.count - held.count)"])

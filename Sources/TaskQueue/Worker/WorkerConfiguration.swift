@@ -8,9 +8,10 @@ public struct WorkerConfiguration: Sendable {
     public var concurrency: Int
     /// How long one pull request waits for a message (default 2 s).
     public var pollTimeout: Duration
-    /// Backoff between attempts.
-    public var retry: RetryPolicy
-    /// Longest one attempt may run before it fails as retryable (nil = no limit).
+    /// Retry strategy for task types that do not bring their own (default exponential with jitter, 500 ms to 10 s).
+    public var retry: RetryStrategy
+    /// Longest one attempt may run before it fails as a retryable timeout, for task types that do
+    /// not bring their own (nil = no limit).
     public var taskTimeout: Duration?
     /// On shutdown: how long running handlers may take to finish before they are interrupted.
     public var shutdownTimeout: Duration
@@ -39,7 +40,7 @@ public struct WorkerConfiguration: Sendable {
         workerID: String = WorkerConfiguration.defaultWorkerID(),
         concurrency: Int = 10,
         pollTimeout: Duration = .seconds(2),
-        retry: RetryPolicy = .exponentialJitter(base: .milliseconds(500), cap: .seconds(10)),
+        retry: RetryStrategy = .exponentialJitter(base: .milliseconds(500), cap: .seconds(10)),
         taskTimeout: Duration? = nil,
         shutdownTimeout: Duration = .seconds(30),
         heartbeatInterval: Duration? = nil,

@@ -19,6 +19,7 @@ struct TestEnvironment {
         ProcessInfo.processInfo.environment["NATS_URL"] ?? "nats://127.0.0.1:14222"
     }
 
+    /// The migration files; the queue itself applies the copy embedded in the library.
     static var migrations: URL {
         URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -40,8 +41,7 @@ struct TestEnvironment {
             subjectPrefix: name,
             consumerName: name,
             lease: lease,
-            defaultMaxAttempts: defaultMaxAttempts,
-            migrationsDirectory: migrations
+            defaultMaxAttempts: defaultMaxAttempts
         )
         var logger = Logger(label: "test.\(name)")
         logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
@@ -61,7 +61,7 @@ struct TestEnvironment {
     func workerConfiguration(
         id: String = "worker-\(UUID().uuidString.prefix(6))",
         concurrency: Int = 4,
-        retry: RetryPolicy = .exponentialJitter(base: .milliseconds(100), cap: .seconds(1)),
+        retry: RetryStrategy = .exponentialJitter(base: .milliseconds(100), cap: .seconds(1)),
         shutdownTimeout: Duration = .seconds(10),
         reconcile: Bool = true,
         lostAfter: Duration = .seconds(120),
@@ -80,6 +80,12 @@ struct TestEnvironment {
             confirmAfter: confirmAfter,
             lostAfter: lostAfter
         )
+    }
+
+    /// A reconciler over this installation's queue, run pass by pass in tests.
+    func reconciler(_ configuration: WorkerConfiguration) -> Reconciler {
+        Reconciler(store: queue.store, publisher: queue.publisher, nats: queue.nats, streamName: self.configuration.streamName,
+                   configuration: configuration, logger: queue.logger)
     }
 
     /// Starts a worker; `stop()` on the returned handle drains it and waits.

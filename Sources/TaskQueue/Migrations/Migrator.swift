@@ -2,18 +2,19 @@ import Foundation
 import Logging
 
 /// One numbered schema change with its way back.
-public struct Migration: Sendable, Equatable {
-    public let version: Int
-    public let name: String
-    public let up: String
-    public let down: String
+struct Migration: Sendable, Equatable {
+    let version: Int
+    let name: String
+    let up: String
+    let down: String
 }
 
-/// Applies `deployments/migrations/NNN_name.up.sql` files in order, once each, recorded in
-/// `schema_migrations`. An advisory lock serialises processes that start at the same moment.
-public enum Migrator {
+/// Applies TaskFlow's migrations (`deployments/migrations/NNN_name.up.sql`, embedded in the
+/// library) in order, once each, recorded in `schema_migrations`. An advisory lock serialises
+/// processes that start at the same moment.
+enum Migrator {
     /// Reads `NNN_name.up.sql` / `NNN_name.down.sql` pairs from a folder.
-    public static func load(from directory: URL) throws -> [Migration] {
+    static func load(from directory: URL) throws -> [Migration] {
         let files: [String]
         do {
             files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
@@ -40,30 +41,15 @@ public enum Migrator {
         return migrations
     }
 
-    /// The migrations folder: `TASKFLOW_MIGRATIONS_DIR`, else `deployments/migrations` found from the
-    /// working directory or the executable's folder upwards.
-    public static func defaultDirectory() throws -> URL {
+    /// The migrations to apply: read from `directory` when given, else from the folder named by
+    /// `TASKFLOW_MIGRATIONS_DIR` when set, else the copy embedded in the library (the usual case:
+    /// nothing is read from disk).
+    static func migrations(_ directory: URL? = nil) throws -> [Migration] {
+        if let directory { return try load(from: directory) }
         if let configured = ProcessInfo.processInfo.environment["TASKFLOW_MIGRATIONS_DIR"], !configured.isEmpty {
-            return URL(fileURLWithPath: configured)
+            return try load(from: URL(fileURLWithPath: configured))
         }
-        let starts = [
-            URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-            URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent(),
-        ]
-        for start in starts {
-            var folder = start.standardizedFileURL
-            while true {
-                let candidate = folder.appendingPathComponent("deployments/migrations")
-                var isDirectory: ObjCBool = false
-                if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), isDirectory.boolValue {
-                    return candidate
-                }
-                let parent = folder.deletingLastPathComponent()
-                if parent.path == folder.path { break }
-                folder = parent
-            }
-        }
-        throw TaskQueueError(.migrationFailed, "cannot find deployments/migrations; set TASKFLOW_MIGRATIONS_DIR")
+        return embedded
     }
 
     /// Applies every migration not yet recorded; returns the versions it applied.

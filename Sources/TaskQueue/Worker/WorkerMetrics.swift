@@ -1,9 +1,10 @@
 import CoreMetrics
 
-/// The worker's metrics, through swift-metrics. Handles are made once per label set: the type
-/// label only takes registered type names (anything else counts as `unregisteredType`), so the
-/// worker's metric set stays as small as its registry.
-enum Metrics {
+/// The worker's metrics, through swift-metrics (named so as not to shadow its `Metrics` module).
+/// Handles are made once per label set: the type label only takes registered type names
+/// (anything else counts as `unregisteredType`), so the worker's metric set stays as small as
+/// its registry.
+enum WorkerMetrics {
     static let poisonMessages = Counter(label: "taskflow_poison_messages_total")
 
     /// The type label of a task whose type has no handler here.

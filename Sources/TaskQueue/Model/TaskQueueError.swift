@@ -3,7 +3,8 @@ public struct TaskQueueError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure this is; new codes may be added without breaking callers.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let rawValue: String
-        public var description: String { rawValue }
+        /// The code, the message and the context, on one line.
+    public var description: String { rawValue }
 
         /// PostgreSQL could not be reached or the connection broke.
         public static let databaseUnavailable = Code(rawValue: "database_unavailable")
@@ -39,14 +40,19 @@ public struct TaskQueueError: Error, Sendable, CustomStringConvertible {
     public let taskID: UUID?
     /// The status reported by the C library (nats.c status text or PostgreSQL SQLSTATE), when there is one.
     public let underlyingStatus: String?
+    /// The argument at fault, for `invalidArgument` (for example `type` or `max_attempts`).
+    public let field: String?
 
-    public init(_ code: Code, _ message: String, taskID: UUID? = nil, underlyingStatus: String? = nil) {
+    /// An error with its code, explanation and whatever context applies.
+    public init(_ code: Code, _ message: String, taskID: UUID? = nil, underlyingStatus: String? = nil, field: String? = nil) {
         self.code = code
         self.message = message
         self.taskID = taskID
         self.underlyingStatus = underlyingStatus
+        self.field = field
     }
 
+    /// The code, the message and the context, on one line.
     public var description: String {
         var text = "\(code): \(message)"
         if let taskID { text += " (task \(taskID))" }
