@@ -1,4 +1,5 @@
 import Foundation
+import TaskQueue
 
 /// A JSON document to send, written straight to bytes with its keys in the order given.
 ///

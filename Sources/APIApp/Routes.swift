@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Prometheus
+import TaskFlowService
 import TaskQueue
 
 /// The REST API's routes, over one TaskQueue.
@@ -47,7 +48,7 @@ public enum Routes {
         router.add(middleware: AccessMiddleware())
 
         router.get("/api/v1/health") { _, _ in JSON.response(.object(["status": "ok"])) }
-        router.get("/api/v1/ready") { _, _ in try await ready(queue) }
+        router.get("/api/v1/ready") { _, _ in await Readiness.check(queue).response }
         router.get("/api/v1/openapi.yaml") { _, _ in try openAPIDocument() }
         router.get("/api/v1/stats") { _, _ in try await stats(queue) }
         router.get("/metrics") { _, _ in metrics.response() }
@@ -139,21 +140,6 @@ public enum Routes {
             throw APIError.invalid("cursor", "invalid_cursor", "cursor is not one this API returned")
         }
         return JSON.response(.object(["tasks": .array(page.tasks.map(TaskJSON.task)), "next_cursor": .nullable(page.nextCursor)]))
-    }
-
-    static func ready(_ queue: TaskQueue) async throws -> Response {
-        var postgresOK = true
-        do {
-            try await queue.pingDatabase()
-        } catch {
-            postgresOK = false
-        }
-        let natsOK = queue.natsConnected
-        let ready = postgresOK && natsOK
-        return JSON.response(.object([
-            "status": .string(ready ? "ready" : "unavailable"),
-            "checks": .object(["nats": .string(natsOK ? "ok" : "unavailable"), "postgresql": .string(postgresOK ? "ok" : "unavailable")]),
-        ]), status: ready ? .ok : .serviceUnavailable)
     }
 
     static func stats(_ queue: TaskQueue) async throws -> Response {

@@ -46,7 +46,7 @@ public struct JSONLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var fields: [String: Any] = [
-            "time": Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date()),
+            "time": Timestamp.format(Date()),
             "level": event.level.rawValue,
             "label": label,
             "message": "\(event.message)",

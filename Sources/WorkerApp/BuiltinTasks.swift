@@ -88,7 +88,7 @@ public enum BuiltinTasks {
         }
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request, timeout: .milliseconds(timeout.milliseconds))
+            response = try await client.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             throw WebhookError(message: "request to \(url.host ?? "") timed out after \(timeout)")
         }
@@ -108,12 +108,5 @@ public enum BuiltinTasks {
     public struct WebhookError: Error, CustomStringConvertible {
         public let message: String
         public var description: String { message }
-    }
-}
-
-extension Duration {
-    var milliseconds: Int64 {
-        let parts = components
-        return parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000
     }
 }

@@ -52,21 +52,14 @@ public enum WorkerApp {
     }
 
     static func probeApplication(host: String, port: Int, queue: TaskQueue, metrics: PrometheusCollectorRegistry, logger: Logger) -> some Service {
+        Application(router: probeRouter(queue: queue, metrics: metrics), configuration: .init(address: .hostname(host, port: port)), logger: logger)
+    }
+
+    /// `/metrics`, and `/health` answering as the API's `/api/v1/ready` does.
+    static func probeRouter(queue: TaskQueue, metrics: PrometheusCollectorRegistry) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/metrics") { _, _ in metrics.response() }
-        router.get("/health") { _, _ -> Response in
-            var problems: [String] = []
-            do { try await queue.pingDatabase() } catch { problems.append("postgresql: \(error)") }
-            if !queue.natsConnected { problems.append("nats: not connected") }
-            let body = try JSONSerialization.data(withJSONObject: [
-                "status": problems.isEmpty ? "ok" : "unavailable", "problems": problems,
-            ], options: [.sortedKeys])
-            return Response(
-                status: problems.isEmpty ? .ok : .serviceUnavailable,
-                headers: [.contentType: "application/json"],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: body))
-            )
-        }
-        return Application(router: router, configuration: .init(address: .hostname(host, port: port)), logger: logger)
+        router.get("/health") { _, _ in await Readiness.check(queue).response }
+        return router
     }
 }

@@ -120,7 +120,7 @@ struct DeadLetters: AsyncParsableCommand {
         if letters.isEmpty { print("no dead letters in \(name)"); return }
         let rows = [["TASK", "TYPE", "PRIORITY", "ATTEMPTS", "FAILED AT", "LAST ERROR"]] + letters.map { letter in
             [letter.taskID.uuidString.lowercased(), letter.type, letter.priority.rawValue, "\(letter.attempts)",
-             ISO8601DateFormatter().string(from: letter.failedAt), String((letter.lastError ?? "").prefix(80))]
+             Timestamp.format(letter.failedAt), String((letter.lastError ?? "").prefix(80))]
         }
         printTable(rows)
     }

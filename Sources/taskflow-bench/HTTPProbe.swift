@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import TaskQueue
 
 /// The bench's HTTP client: keep-alive connections to the API.
 struct HTTPProbe: Sendable {
@@ -31,7 +32,7 @@ struct HTTPProbe: Sendable {
         _ = try? await response.body.collect(upTo: 1 << 20)
         let elapsed = ContinuousClock.now - started
         guard response.status == .created else { return nil }
-        return Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        return elapsed.fractionalMilliseconds
     }
 
     func shutdown() async {

@@ -115,7 +115,7 @@ struct Runner {
                     do {
                         if connection == nil { connection = try LoadConnection(port: port) }
                         let status = try connection!.post(path: "/api/v1/tasks", json: #"{"type":"noop","payload":{"n":1}}"#)
-                        if status == 201 { latencies.append(milliseconds(clock.now - started)) } else { errors += 1 }
+                        if status == 201 { latencies.append((clock.now - started).fractionalMilliseconds) } else { errors += 1 }
                     } catch {
                         errors += 1
                         connection = nil
@@ -246,13 +246,4 @@ func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
     guard !sorted.isEmpty else { return .nan }
     let index = min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))
     return sorted[index]
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
-
-/// A duration in milliseconds, fractional.
-func milliseconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
 }

@@ -12,7 +12,7 @@ import Testing
 
     @Test func timestampsRoundTripInUTC() throws {
         let date = Date(timeIntervalSince1970: 1_795_000_000.123456)
-        let text = PostgresTimestamp.format(date)
+        let text = Timestamp.postgresText(date)
         #expect(text.hasSuffix("+00"))
         let parsed = try #require(PostgresTimestamp.parse(text))
         #expect(abs(parsed.timeIntervalSince(date)) < 0.000002)

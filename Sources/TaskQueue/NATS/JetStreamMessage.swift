@@ -71,18 +71,3 @@ public final class JetStreamMessage: @unchecked Sendable {
     /// Terminates: never redeliver (for messages that can never become a task).
     public func term() throws { try natsCheck(natsMsg_Term(handle, nil), "term") }
 }
-
-extension Duration {
-    /// Whole milliseconds, rounded up.
-    var milliseconds: Int64 {
-        let parts = components
-        return parts.seconds * 1000 + (parts.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-    }
-
-    var nanoseconds: Int64 {
-        let parts = components
-        return parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000
-    }
-
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

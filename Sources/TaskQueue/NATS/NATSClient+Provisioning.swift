@@ -109,7 +109,7 @@ extension NATSClient {
 
     private static func ensureConsumerBlocking(_ spec: ConsumerSpec, _ js: OpaquePointer, client: NATSClient) throws -> ProvisionOutcome {
         var outcome = ProvisionOutcome.created
-        if let (_, existing) = try client.consumerInfoBlocking(stream: spec.stream, name: spec.name) {
+        if let existing = try client.consumerInfoBlocking(stream: spec.stream, name: spec.name) {
             if existing.ackPolicy != js_AckExplicit.rawValue || existing.deliverPolicy != js_DeliverAll.rawValue {
                 throw TaskQueueError(
                     .incompatibleStream,

@@ -40,11 +40,6 @@ final class PostgresConnection: @unchecked Sendable {
         }
     }
 
-    /// True when the last use left the connection broken; the pool drops such connections.
-    var isBroken: Bool {
-        queue.sync { handle.map { PQstatus($0) != CONNECTION_OK } ?? false }
-    }
-
     /// An idle session receives nothing unless the server is going away (a restart or a terminated
     /// backend sends its FATAL notice and closes). Checking the socket without blocking replaces
     /// such a session before a statement is sent, instead of failing one caller's request.

@@ -9,9 +9,8 @@ extension String: PostgresEncodable { var postgresText: String { self } }
 extension Int: PostgresEncodable { var postgresText: String { String(self) } }
 extension Int64: PostgresEncodable { var postgresText: String { String(self) } }
 extension Double: PostgresEncodable { var postgresText: String { String(self) } }
-extension Bool: PostgresEncodable { var postgresText: String { self ? "t" : "f" } }
 extension UUID: PostgresEncodable { var postgresText: String { lowercasedText } }
-extension Date: PostgresEncodable { var postgresText: String { PostgresTimestamp.format(self) } }
+extension Date: PostgresEncodable { var postgresText: String { Timestamp.postgresText(self) } }
 
 /// A one-dimensional array literal; every element is quoted, NULL stays bare.
 struct PostgresArray: PostgresEncodable {

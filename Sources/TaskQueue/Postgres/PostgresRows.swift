@@ -5,8 +5,6 @@ import Foundation
 struct PostgresRows: Sendable {
     let columns: [String]
     let rows: [PostgresRow]
-    /// Rows changed by an INSERT/UPDATE/DELETE (libpq's command tuples), 0 otherwise.
-    let affected: Int
 
     init(consuming result: OpaquePointer?, connection: OpaquePointer, sql: String) throws {
         guard let result else {
@@ -46,7 +44,6 @@ struct PostgresRows: Sendable {
         }
         self.columns = columns
         self.rows = rows
-        self.affected = Int(String(cString: PQcmdTuples(result))) ?? 0
     }
 }
 
@@ -75,15 +72,7 @@ struct PostgresRow: Sendable {
     func date(_ column: String) throws -> Date { try date(at: position(column)) }
     func optionalDate(_ column: String) throws -> Date? { try optionalDate(at: position(column)) }
 
-    func optionalInt(_ column: String) throws -> Int? {
-        try optionalString(column).flatMap { Int($0) }
-    }
-
     func double(_ column: String) throws -> Double? { try double(at: position(column)) }
-
-    func bool(_ column: String) throws -> Bool {
-        try string(column) == "t"
-    }
 
     func optionalString(at position: Int) throws -> String? {
         guard values.indices.contains(position) else {
@@ -133,7 +122,8 @@ struct PostgresRow: Sendable {
     }
 }
 
-/// Parses and formats `timestamptz` text in the session's UTC zone ("2026-11-23 06:08:13.123456+00").
+/// Parses `timestamptz` text in the session's UTC zone ("2026-11-23 06:08:13.123456+00"); the text
+/// TaskFlow sends the other way is written by `Timestamp.postgresText`.
 enum PostgresTimestamp {
     static func parse(_ text: String) -> Date? {
         var text = text
@@ -171,18 +161,6 @@ enum PostgresTimestamp {
             return nil
         }
         return Date(utcYear: year, month: month, day: day, hour: hour, minute: minute, second: second, fraction: fraction)
-    }
-
-    static func format(_ date: Date) -> String {
-        var seconds = time_t(floor(date.timeIntervalSince1970))
-        let micros = Int((date.timeIntervalSince1970 - Double(seconds)) * 1_000_000)
-        var components = tm()
-        gmtime_r(&seconds, &components)
-        return String(
-            format: "%04d-%02d-%02d %02d:%02d:%02d.%06d+00",
-            Int(components.tm_year) + 1900, Int(components.tm_mon) + 1, Int(components.tm_mday),
-            Int(components.tm_hour), Int(components.tm_min), Int(components.tm_sec), micros
-        )
     }
 }
 

@@ -1,0 +1,15 @@
+/// What a claim found for one id.
+enum ClaimOutcome: Sendable, Equatable {
+    case claimed(TaskRecord)
+    /// Not due yet: redeliver after this long.
+    case notDue(Duration)
+    /// Another worker runs it under a live lease that ends in this long. If that worker dies, this
+    /// copy is the task's way back, so it must return after the lease rather than be acked.
+    case leased(Duration)
+    /// Already finished (completed, failed or cancelled).
+    case finished(TaskStatus)
+    /// Another worker claimed it in the same instant (its own copy of the message carries it).
+    case heldElsewhere
+    /// No such task.
+    case unknown
+}

@@ -1,0 +1,149 @@
+import Foundation
+
+/// What the API and tools read, and the two changes they ask for (cancel and replay).
+extension TaskStore {
+    func task(_ id: UUID) async throws -> TaskRecord? {
+        let rows = try await pool.withSession { session in
+            try session.execute("SELECT \(Self.taskColumns) FROM tasks t WHERE t.id = $1", [id])
+        }
+        return try rows.rows.first.map(TaskRecord.init(row:))
+    }
+
+    func executions(_ id: UUID) async throws -> [TaskExecution] {
+        let rows = try await pool.withSession { session in
+            try session.execute("""
+                SELECT task_id, attempt, status, error, worker_id, started_at, finished_at, duration_ms
+                FROM task_executions WHERE task_id = $1
+                UNION ALL
+                -- The attempt running now has no row until it ends; the task row says who runs it
+                -- and since when.
+                SELECT id, attempts, 'started', NULL, lease_owner, attempt_started_at, NULL, NULL
+                FROM tasks t
+                WHERE id = $1 AND status = 'running' AND lease_owner IS NOT NULL AND attempt_started_at IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM task_executions e WHERE e.task_id = $1 AND e.attempt = t.attempts)
+                ORDER BY attempt
+                """, [id])
+        }
+        return try rows.rows.map { row in
+            TaskExecution(
+                taskID: try row.uuid("task_id"),
+                attempt: try row.int("attempt"),
+                status: ExecutionStatus(rawValue: try row.string("status")) ?? .failed,
+                error: try row.optionalString("error"),
+                workerID: try row.string("worker_id"),
+                startedAt: try row.date("started_at"),
+                finishedAt: try row.optionalDate("finished_at"),
+                durationMilliseconds: try row.double("duration_ms")
+            )
+        }
+    }
+
+    func list(_ query: TaskQuery) async throws -> TaskPage {
+        let limit = min(max(query.limit, 1), 200)
+        var cursorID: UUID?
+        if let cursor = query.cursor {
+            guard let decoded = TaskCursor(encoded: cursor) else {
+                throw TaskQueueError(.invalidArgument, "cursor is malformed")
+            }
+            cursorID = decoded.id
+        }
+        // Only the filters given go into the statement: sessions keep one generic plan per
+        // statement text, and each combination of filters needs its own (at most 16 of them).
+        var conditions: [String] = []
+        var parameters: [PostgresEncodable?] = []
+        func add(_ condition: (Int) -> String, _ values: [PostgresEncodable?]) {
+            conditions.append(condition(parameters.count + 1))
+            parameters.append(contentsOf: values)
+        }
+        if let status = query.status {
+            // tasks_status_idx leaves completed tasks out (most rows, and a finish that writes no
+            // entry there is cheaper); other statuses restate its condition so a generic plan can
+            // use it. Completed tasks are found walking the primary key, where most rows are.
+            add({ status == .completed ? "t.status = $\($0)" : "t.status = $\($0) AND t.status <> 'completed'" }, [status.rawValue])
+        }
+        if let type = query.type { add({ "t.type = $\($0)" }, [type]) }
+        if let priority = query.priority { add({ "t.priority = $\($0)" }, [priority.rawValue]) }
+        if let cursorID { add({ "t.id < $\($0)::uuid" }, [cursorID]) }
+        parameters.append(limit + 1)
+        let sql = """
+            SELECT \(Self.taskColumns) FROM tasks t
+            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+            ORDER BY t.id DESC
+            LIMIT $\(parameters.count)
+            """
+        let rows = try await pool.withSession { [parameters] session in try session.execute(sql, parameters) }
+        var tasks = try TaskRecord.all(in: rows)
+        var next: String?
+        if tasks.count > limit {
+            tasks.removeLast()
+            next = tasks.last.map { TaskCursor(id: $0.id).encoded }
+        }
+        return TaskPage(tasks: tasks, nextCursor: next)
+    }
+
+    func counts() async throws -> TaskCounts {
+        let rows = try await pool.withSession { session in
+            try session.execute("SELECT status, priority, count(*) AS n FROM tasks GROUP BY status, priority")
+        }
+        var counts = TaskCounts(byStatus: [:], byPriority: [:], byStatusAndPriority: [:])
+        for status in TaskStatus.allCases { counts.byStatus[status] = 0 }
+        for priority in TaskPriority.allCases { counts.byPriority[priority] = 0 }
+        for row in rows.rows {
+            guard let status = TaskStatus(rawValue: try row.string("status")),
+                  let priority = TaskPriority(rawValue: try row.string("priority")) else { continue }
+            let n = try row.int("n")
+            counts.byStatus[status, default: 0] += n
+            counts.byPriority[priority, default: 0] += n
+            counts.byStatusAndPriority[status, default: [:]][priority] = n
+        }
+        return counts
+    }
+
+    /// Tasks completed and failed in the last `window`.
+    func finishedRecently(within window: Duration) async throws -> (completed: Int, failed: Int) {
+        let rows = try await pool.withSession { session in
+            try session.execute("""
+                SELECT count(*) FILTER (WHERE status = 'completed') AS completed,
+                       count(*) FILTER (WHERE status = 'failed') AS failed
+                FROM tasks WHERE finished_at > now() - $1 * interval '1 millisecond'
+                """, [Int(window.milliseconds)])
+        }
+        let row = try rows.rows.first.map { (try $0.int("completed"), try $0.int("failed")) }
+        return row ?? (0, 0)
+    }
+
+    // MARK: Cancel and replay
+
+    /// Cancels a task that has not started; returns nil when no task has that id.
+    func cancel(_ id: UUID) async throws -> TaskRecord {
+        try TaskRecord(row: try await transition(id, action: "cancel", sql: """
+            UPDATE tasks t SET status = 'cancelled', finished_at = now(), updated_at = now(), version = t.version + 1
+            WHERE t.id = $1 AND t.status IN ('scheduled', 'queued', 'retrying')
+            RETURNING \(Self.taskColumns)
+            """))
+    }
+
+    /// Puts a failed task back in the queue with a fresh attempt budget; returns it with the new
+    /// message generation it must now be published under.
+    func replay(_ id: UUID) async throws -> (TaskRecord, generation: Int) {
+        let row = try await transition(id, action: "replay", sql: """
+            UPDATE tasks t SET status = 'queued', attempt_base = t.attempts, run_at = now(), last_error = NULL,
+                finished_at = NULL, publish_generation = t.publish_generation + 1, published_at = NULL, publish_failed_at = NULL,
+                published_seq = NULL, dead_lettered_at = NULL, verified_at = NULL, updated_at = now(), version = t.version + 1
+            WHERE t.id = $1 AND t.status = 'failed'
+            RETURNING \(Self.taskColumns), t.publish_generation
+            """)
+        return (try TaskRecord(row: row), try row.int("publish_generation"))
+    }
+
+    /// Runs a conditional state change; when it matches no row, says whether the task is missing
+    /// or in the wrong state.
+    private func transition(_ id: UUID, action: String, sql: String) async throws -> PostgresRow {
+        let rows = try await pool.withSession { session in try session.execute(sql, [id]) }
+        if let row = rows.rows.first { return row }
+        guard let current = try await task(id) else {
+            throw TaskQueueError(.taskNotFound, "no task with id \(id)", taskID: id)
+        }
+        throw TaskQueueError(.invalidState, "cannot \(action) a task that is \(current.status.rawValue)", taskID: id)
+    }
+}
