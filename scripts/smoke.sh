@@ -138,15 +138,15 @@ request GET "/api/v1/tasks/$LATER"; [ "$(jq -r .status <<<"$BODY")" = cancelled 
 executions "$LATER"; [ "$(jq length <<<"$EXECS")" = 0 ] || fail "cancelled task ran"
 ok "cancelled, no execution"
 
-step "a failed task replayed runs again"
+step "a failed task retried runs again"
 create '{"type":"fail","payload":{"times":1},"max_attempts":1}'
 REPLAY=$ID
 wait_status "$REPLAY" failed
 request POST "/api/v1/tasks/$REPLAY/retry"; [ "$STATUS" = 200 ] || fail "retry answered $STATUS: $BODY"
 wait_status "$REPLAY" completed
 executions "$REPLAY"
-[ "$(jq -c '[.[].status]' <<<"$EXECS")" = '["failed","succeeded"]' ] || fail "replayed executions: $EXECS"
-ok "replayed and completed"
+[ "$(jq -c '[.[].status]' <<<"$EXECS")" = '["failed","succeeded"]' ] || fail "retried executions: $EXECS"
+ok "retried and completed"
 
 step "bad input gets a clear error"
 request POST /api/v1/tasks '{"type":'; [ "$STATUS" = 400 ] || fail "malformed JSON answered $STATUS"

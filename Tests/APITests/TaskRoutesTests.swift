@@ -137,14 +137,14 @@ struct TaskRoutesTests {
             #expect(try await client.call(.post, "/api/v1/tasks/\(UUID().uuidString)/retry").status == .notFound)
             #expect(try await client.call(.post, "/api/v1/tasks/zzz/retry").status == .badRequest)
 
-            // A failed task can be replayed.
+            // A failed task can be retried.
             let failing = try await harness.queue.enqueue(NewTask(type: "t", maxAttempts: 1))
             try await harness.queue.pool.withSession { session in
                 try session.execute("UPDATE tasks SET status = 'failed', attempts = 1, finished_at = now() WHERE id = $1", [failing.task.id])
             }
-            let replayed = try await client.call(.post, "/api/v1/tasks/\(failing.task.id.uuidString)/retry")
-            #expect(replayed.status == .ok)
-            #expect(replayed.body["status"] as? String == "queued")
+            let retried = try await client.call(.post, "/api/v1/tasks/\(failing.task.id.uuidString)/retry")
+            #expect(retried.status == .ok)
+            #expect(retried.body["status"] as? String == "queued")
         }
     }
 

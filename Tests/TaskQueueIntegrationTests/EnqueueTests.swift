@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import TaskQueue
 
-@Suite("Enqueue, read, cancel, replay")
+@Suite("Enqueue, read, cancel, retry")
 struct EnqueueTests {
     @Test func anIdempotencyKeyMakesOneTask() async throws {
         try await TestEnvironment.with { env in
@@ -189,8 +189,8 @@ struct EnqueueTests {
             let worker = env.startWorker(try testRegistry(log))
             let flaky = try await env.queue.enqueue("flaky", payload: Flaky(failures: 1), maxAttempts: 1).task.id
             try await env.waitFor(flaky, .failed)
-            let replayed = try await env.queue.retry(flaky)
-            #expect(replayed.status == .queued)
+            let retried = try await env.queue.retry(flaky)
+            #expect(retried.status == .queued)
             try await env.waitFor(flaky, .completed)
             #expect(try await env.queue.executions(of: flaky).map(\.status) == [.failed, .succeeded])
             #expect(try await env.queue.executions(of: flaky).map(\.attempt) == [1, 2])

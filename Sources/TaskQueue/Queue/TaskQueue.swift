@@ -106,7 +106,7 @@ public final class TaskQueue: Sendable {
     /// - Throws: ``TaskQueueError`` `taskNotFound`, or `invalidState` when the task has not failed.
     @discardableResult
     public func retry(_ id: UUID) async throws -> TaskRecord {
-        var (task, generation) = try await store.replay(id)
+        var (task, generation) = try await store.retry(id)
         let published = await publisher.publish([PublishTarget(taskID: task.id, priority: task.priority, generation: generation)])
         // As the row now says: published, or flagged for the reconciler.
         if published.contains(id) { task.publishedAt = Date() } else { task.publishFailedAt = Date() }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// What the API and tools read, and the two changes they ask for (cancel and replay).
+/// What the API and tools read, and the two changes they ask for (cancel and retry).
 extension TaskStore {
     func task(_ id: UUID) async throws -> TaskRecord? {
         let rows = try await pool.withSession { session in
@@ -112,7 +112,7 @@ extension TaskStore {
         return row ?? (0, 0)
     }
 
-    // MARK: Cancel and replay
+    // MARK: Cancel and retry
 
     /// Cancels a task that has not started; returns nil when no task has that id.
     func cancel(_ id: UUID) async throws -> TaskRecord {
@@ -125,8 +125,8 @@ extension TaskStore {
 
     /// Puts a failed task back in the queue with a fresh attempt budget; returns it with the new
     /// message generation it must now be published under.
-    func replay(_ id: UUID) async throws -> (TaskRecord, generation: Int) {
-        let row = try await transition(id, action: "replay", sql: """
+    func retry(_ id: UUID) async throws -> (TaskRecord, generation: Int) {
+        let row = try await transition(id, action: "retry", sql: """
             UPDATE tasks t SET status = 'queued', attempt_base = t.attempts, run_at = now(), last_error = NULL,
                 finished_at = NULL, publish_generation = t.publish_generation + 1, published_at = NULL, publish_failed_at = NULL,
                 published_seq = NULL, dead_lettered_at = NULL, verified_at = NULL, updated_at = now(), version = t.version + 1
