@@ -25,7 +25,7 @@ struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
         let elapsed = ContinuousClock.now - started
         context.logger.info("request", metadata: [
             "http.method": "\(request.method)", "http.path": "\(request.uri.path)",
-            "http.status": "\(response.status.code)", "duration_ms": "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)",
+            "http.status": "\(response.status.code)", "duration_ms": "\(elapsed.fractionalMilliseconds)",
         ])
         return response
     }
@@ -130,8 +130,7 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         let metrics = endpoints[key]
         metrics.requests.increment()
         metrics.errors?.increment()
-        let elapsed = (ContinuousClock.now - started).components
-        metrics.duration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        metrics.duration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
     }
 }
 

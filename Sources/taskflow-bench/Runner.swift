@@ -161,7 +161,7 @@ struct Runner {
                     let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
                     if index >= total { break }
                     let wait = start.advanced(by: interval * index) - clock.now
-                    if wait > .zero { usleep(useconds_t(wait.components.attoseconds / 1_000_000_000_000 + wait.components.seconds * 1_000_000)) }
+                    if wait > .zero { usleep(useconds_t(wait.nanoseconds / 1000)) }
                     do {
                         if connection == nil { connection = try LoadConnection(port: port) }
                         if try connection!.post(path: "/api/v1/tasks", json: #"{"type":"noop"}"#) != 201 { errors += 1 }
