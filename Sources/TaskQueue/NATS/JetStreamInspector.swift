@@ -1,9 +1,9 @@
 /// Read-only access to TaskFlow's streams: it never creates or changes a stream or consumer.
-public final class JetStreamInspector: Sendable {
+package final class JetStreamInspector: Sendable {
     let client: NATSClient
 
     /// Connects without waiting for an absent server: an unreachable NATS is an error at once.
-    public init(configuration: NATSConfiguration) throws {
+    package init(configuration: NATSConfiguration) throws {
         var configuration = configuration
         configuration.retryOnFailedConnect = false
         client = try NATSClient(configuration: configuration)
@@ -14,18 +14,18 @@ public final class JetStreamInspector: Sendable {
     }
 
     /// The stream, or nil when it does not exist.
-    public func stream(_ name: String) async throws -> StreamSnapshot? {
+    package func stream(_ name: String) async throws -> StreamSnapshot? {
         try await client.streamInfo(name)
     }
 
     /// The stream's consumers, by name.
-    public func consumers(of stream: String) async throws -> [ConsumerSnapshot] {
+    package func consumers(of stream: String) async throws -> [ConsumerSnapshot] {
         try await client.consumers(stream: stream)
     }
 
     /// Up to `limit` dead letters, newest first, read without consuming them. Messages that are
     /// not dead letters are skipped.
-    public func deadLetters(stream: String, limit: Int) async throws -> [DeadLetter] {
+    package func deadLetters(stream: String, limit: Int) async throws -> [DeadLetter] {
         guard let info = try await client.streamInfo(stream), info.messages > 0 else { return [] }
         var letters: [DeadLetter] = []
         var sequence = info.lastSequence

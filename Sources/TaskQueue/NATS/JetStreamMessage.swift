@@ -6,16 +6,16 @@ import Foundation
 /// `@unchecked Sendable`: the worker hands a message to exactly one task at a time; the
 /// acknowledgement calls are thread-safe in nats.c (they publish on the shared connection).
 /// Acks and in-progress signals are fire-and-forget: they queue a write and return.
-public final class JetStreamMessage: @unchecked Sendable {
+final class JetStreamMessage: @unchecked Sendable {
     private let handle: OpaquePointer
     /// The message body.
-    public let data: [UInt8]
+    let data: [UInt8]
     /// The subject it was published on.
-    public let subject: String
+    let subject: String
     /// Its sequence in the stream.
-    public let streamSequence: UInt64
+    let streamSequence: UInt64
     /// How many times JetStream has delivered it (1 on the first delivery).
-    public let deliveryCount: UInt64
+    let deliveryCount: UInt64
 
     /// Where a plain acknowledgement goes out (see `ack`); nil sends it the usual way.
     private let acker: NATSClient?
@@ -46,28 +46,28 @@ public final class JetStreamMessage: @unchecked Sendable {
     deinit { natsMsg_Destroy(handle) }
 
     /// The body as UTF-8 text, when it is valid UTF-8.
-    public var text: String? { String(validating: data, as: UTF8.self) }
+    var text: String? { String(validating: data, as: UTF8.self) }
 
     /// Acknowledges: the message is done and leaves the work-queue stream. An acknowledgement is
     /// a `+ACK` to the message's reply subject; it goes out on the buffered connection, so a
     /// batch of them costs one socket write. (Naks, terms and in-progress signals stay on the
     /// immediate connection: they steer redelivery and should not wait.)
-    public func ack() throws {
+    func ack() throws {
         guard let acker, let reply else { return try natsCheck(natsMsg_Ack(handle, nil), "ack") }
         try acker.publishBuffered(subject: reply, data: Array("+ACK".utf8))
     }
 
     /// Asks for redelivery at once.
-    public func nak() throws { try natsCheck(natsMsg_Nak(handle, nil), "nak") }
+    func nak() throws { try natsCheck(natsMsg_Nak(handle, nil), "nak") }
 
     /// Asks for redelivery after `delay`; the backoff travels with the message.
-    public func nak(delay: Duration) throws {
+    func nak(delay: Duration) throws {
         try natsCheck(natsMsg_NakWithDelay(handle, max(1, delay.milliseconds), nil), "nak with delay")
     }
 
     /// Resets the broker's AckWait clock: the handler is still working.
-    public func inProgress() throws { try natsCheck(natsMsg_InProgress(handle, nil), "in progress") }
+    func inProgress() throws { try natsCheck(natsMsg_InProgress(handle, nil), "in progress") }
 
     /// Terminates: never redeliver (for messages that can never become a task).
-    public func term() throws { try natsCheck(natsMsg_Term(handle, nil), "term") }
+    func term() throws { try natsCheck(natsMsg_Term(handle, nil), "term") }
 }

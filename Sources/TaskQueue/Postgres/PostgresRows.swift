@@ -166,7 +166,7 @@ enum PostgresTimestamp {
 
 extension Date {
     /// The instant of a UTC calendar date and time (used by TaskFlow's timestamp parsers).
-    public init(utcYear year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, fraction: Double = 0) {
+    package init(utcYear year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, fraction: Double = 0) {
         // Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's days_from_civil),
         // the answer `timegm` gives, without its guess-and-convert loop (it showed in the worker's
         // profile: a claim reads several timestamps per task). Fields past their range carry over
