@@ -4,10 +4,14 @@ import Foundation
 public struct EnvironmentReader: Sendable {
     /// A setting that cannot be used, with the variable's name.
     public struct InvalidSetting: Error, CustomStringConvertible, Sendable {
+        /// The environment variable at fault.
         public let variable: String
+        /// What is wrong with its value.
         public let problem: String
+        /// `VARIABLE: problem`.
         public var description: String { "\(variable): \(problem)" }
 
+        /// An invalid setting of `variable`.
         public init(variable: String, problem: String) {
             self.variable = variable
             self.problem = problem
@@ -16,6 +20,7 @@ public struct EnvironmentReader: Sendable {
 
     let values: [String: String]
 
+    /// A reader of these values (by default the process's environment).
     public init(_ values: [String: String] = ProcessInfo.processInfo.environment) {
         self.values = values
     }
@@ -26,8 +31,12 @@ public struct EnvironmentReader: Sendable {
         return value
     }
 
+    /// The value, or `fallback` when unset or empty.
     public func string(_ name: String, default fallback: String) -> String { string(name) ?? fallback }
 
+    /// A whole number within `range`, or `fallback` when unset or empty.
+    ///
+    /// - Throws: ``InvalidSetting`` when the value is not a whole number or is out of range.
     public func int(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
         guard let text = string(name) else { return fallback }
         guard let value = Int(text) else { throw InvalidSetting(variable: name, problem: "\"\(text)\" is not a whole number") }
@@ -37,6 +46,9 @@ public struct EnvironmentReader: Sendable {
         return value
     }
 
+    /// A flag (`1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off`), or `fallback` when unset or empty.
+    ///
+    /// - Throws: ``InvalidSetting`` for any other value.
     public func bool(_ name: String, default fallback: Bool) throws -> Bool {
         guard let text = string(name)?.lowercased() else { return fallback }
         switch text {
@@ -46,6 +58,10 @@ public struct EnvironmentReader: Sendable {
         }
     }
 
+    /// A duration such as `500ms`, `2s`, `1m` or `1h` (see ``parseDuration(_:)``), at least
+    /// `minimum`, or `fallback` when unset or empty.
+    ///
+    /// - Throws: ``InvalidSetting`` when the value is not a duration or is below `minimum`.
     public func duration(_ name: String, default fallback: Duration, minimum: Duration = .zero) throws -> Duration {
         guard let text = string(name) else { return fallback }
         guard let value = Self.parseDuration(text) else {
@@ -55,6 +71,9 @@ public struct EnvironmentReader: Sendable {
         return value
     }
 
+    /// A duration as ``duration(_:default:minimum:)`` reads it, or nil when unset or empty.
+    ///
+    /// - Throws: ``InvalidSetting`` when the value is not a duration or is below `minimum`.
     public func optionalDuration(_ name: String, minimum: Duration = .zero) throws -> Duration? {
         guard string(name) != nil else { return nil }
         return try duration(name, default: .zero, minimum: minimum)

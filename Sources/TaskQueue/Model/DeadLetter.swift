@@ -4,11 +4,17 @@ import Foundation
 /// `{"task_id", "type", "priority", "attempts", "last_error", "failed_at", "payload"}`, with the
 /// task's payload embedded as JSON.
 public struct DeadLetter: Sendable, Equatable {
+    /// The failed task's id (`task_id`).
     public var taskID: UUID
+    /// The task's type.
     public var type: String
+    /// The task's priority.
     public var priority: TaskPriority
+    /// Attempts the task made, across its whole life.
     public var attempts: Int
+    /// The error its last attempt ended with (`last_error`).
     public var lastError: String?
+    /// When the task failed for good (`failed_at`).
     public var failedAt: Date
     /// The task's payload, as JSON text.
     public var payload: String

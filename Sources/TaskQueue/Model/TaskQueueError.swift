@@ -3,7 +3,7 @@ public struct TaskQueueError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure this is; new codes may be added without breaking callers.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let rawValue: String
-        /// The code, the message and the context, on one line.
+        /// The code as text, such as `task_not_found`.
     public var description: String { rawValue }
 
         /// PostgreSQL could not be reached or the connection broke.

@@ -1,14 +1,24 @@
 /// What a stream holds, as JetStream reports it.
 public struct StreamSnapshot: Sendable, Codable, Equatable {
+    /// The stream's name.
     public var name: String
+    /// The subjects the stream takes messages from.
     public var subjects: [String]
+    /// The retention policy: `workqueue`, `interest` or `limits`.
     public var retention: String
+    /// Where the stream keeps its messages: `file` or `memory`.
     public var storage: String
+    /// How many copies of the stream the cluster keeps.
     public var replicas: Int
+    /// Messages the stream holds now.
     public var messages: UInt64
+    /// Bytes the stream holds now.
     public var bytes: UInt64
+    /// Sequence of the oldest message the stream holds.
     public var firstSequence: UInt64
+    /// Sequence of the newest message the stream holds.
     public var lastSequence: UInt64
+    /// How many consumers the stream has.
     public var consumerCount: Int
     /// Name of the cluster leader, when the stream is replicated in a cluster.
     public var leader: String?
@@ -18,6 +28,7 @@ public struct StreamSnapshot: Sendable, Codable, Equatable {
 
 /// One follower replica of a clustered stream or consumer.
 public struct ReplicaSnapshot: Sendable, Codable, Equatable {
+    /// The server holding the replica.
     public var name: String
     /// Caught up with the leader.
     public var current: Bool
@@ -29,11 +40,17 @@ public struct ReplicaSnapshot: Sendable, Codable, Equatable {
 
 /// A consumer's position and backlog.
 public struct ConsumerSnapshot: Sendable, Codable, Equatable {
+    /// The stream the consumer reads.
     public var stream: String
+    /// The durable consumer's name.
     public var name: String
+    /// The only subject it delivers (one priority's subject for TaskFlow's consumers).
     public var filterSubject: String
+    /// How long a delivered message may go unacknowledged before it is redelivered, in seconds.
     public var ackWaitSeconds: Double
+    /// Unacknowledged messages the consumer may have out at once.
     public var maxAckPending: Int
+    /// Deliveries of one message at most (-1: no limit).
     public var maxDeliver: Int
     /// Messages not yet delivered to this consumer.
     public var pending: UInt64
@@ -43,7 +60,9 @@ public struct ConsumerSnapshot: Sendable, Codable, Equatable {
     public var redelivered: Int
     /// Pull requests waiting for messages.
     public var waiting: Int
+    /// Stream sequence of the last message delivered to the consumer.
     public var deliveredStreamSequence: UInt64
+    /// Stream sequence up to which every message is acknowledged.
     public var ackFloorStreamSequence: UInt64
     /// Name of the consumer's cluster leader, when it is replicated in a cluster.
     public var leader: String? = nil
@@ -51,7 +70,10 @@ public struct ConsumerSnapshot: Sendable, Codable, Equatable {
 
 /// One message read from a stream without consuming it.
 public struct StoredMessage: Sendable, Equatable {
+    /// Its sequence in the stream.
     public var sequence: UInt64
+    /// The subject it was published on.
     public var subject: String
+    /// The message body.
     public var data: [UInt8]
 }

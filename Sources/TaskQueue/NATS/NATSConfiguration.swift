@@ -9,8 +9,9 @@ public struct NATSConfiguration: Sendable {
     public var credentialsFile: String?
     /// TLS: the CA bundle that signs the server's certificate; setting it turns TLS on.
     public var tlsCAFile: String?
-    /// TLS client certificate and key, for servers that verify clients.
+    /// TLS client certificate, for servers that verify clients.
     public var tlsCertificateFile: String?
+    /// The private key of ``tlsCertificateFile``.
     public var tlsKeyFile: String?
     /// Delay between reconnect attempts (jitter is added); reconnects never give up.
     public var reconnectWait: Duration
@@ -20,6 +21,7 @@ public struct NATSConfiguration: Sendable {
     /// false makes `connect` fail at once, as a command-line tool wants.
     public var retryOnFailedConnect: Bool
 
+    /// A configuration for these servers; the rest has defaults.
     public init(
         urls: [String],
         connectionName: String = "taskflow",

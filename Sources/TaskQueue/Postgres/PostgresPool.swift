@@ -59,6 +59,7 @@ public struct PostgresConfiguration: Sendable {
     /// The schema TaskFlow's tables live in (default: the server's search path). Tests use their own.
     public var schema: String?
 
+    /// A configuration for this server; a pool size below 1 counts as 1.
     public init(url: String, poolSize: Int = 10, schema: String? = nil) {
         self.url = url
         self.poolSize = max(1, poolSize)

@@ -2,7 +2,9 @@ import Foundation
 
 /// Everything a TaskQueue needs to know; defaults match the executables' documented environment.
 public struct TaskQueueConfiguration: Sendable {
+    /// Where PostgreSQL is, the schema and the pool size.
     public var postgres: PostgresConfiguration
+    /// Where NATS is and how to authenticate.
     public var nats: NATSConfiguration
     /// The work stream (default `TASKFLOW`); the dead-letter stream is `<name>_DLQ`.
     public var streamName: String
@@ -24,9 +26,11 @@ public struct TaskQueueConfiguration: Sendable {
     public var defaultMaxAttempts: Int
     /// Apply migrations at connect (default true).
     public var runMigrations: Bool
-    /// Where the migration files are; nil finds `deployments/migrations`.
+    /// A folder of migration files to apply instead of the ones embedded in the library; nil
+    /// takes `TASKFLOW_MIGRATIONS_DIR` when set, else the embedded copy.
     public var migrationsDirectory: URL?
 
+    /// A configuration; every argument but the servers has the default the executables use.
     public init(
         postgres: PostgresConfiguration,
         nats: NATSConfiguration,

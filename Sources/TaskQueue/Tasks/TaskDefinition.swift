@@ -15,8 +15,10 @@ import Foundation
 /// ```
 ///
 /// The options are defaults: `priority` and `maxAttempts` are stored with each task when it is
-/// enqueued (an enqueue may override them); `retry` and `timeout` apply in the worker that
-/// registered the definition, in place of its ``WorkerConfiguration`` defaults.
+/// enqueued (an enqueue may override the priority; set ``NewTask/maxAttempts`` on the task from
+/// ``task(_:priority:runAt:delay:idempotencyKey:)`` to change the budget of one task); `retry`
+/// and `timeout` apply in the worker that registered the definition, in place of its
+/// ``WorkerConfiguration`` defaults.
 public struct TaskDefinition<Payload: Codable & Sendable>: Sendable {
     /// The task type name (1-128 characters from `[A-Za-z0-9._:-]`).
     public let name: String

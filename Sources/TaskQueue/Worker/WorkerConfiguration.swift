@@ -36,6 +36,8 @@ public struct WorkerConfiguration: Sendable {
     /// A published task with no progress for this long has its message checked (default 2 min).
     public var lostAfter: Duration
 
+    /// A configuration; every argument has the default the `worker` executable uses (a
+    /// concurrency below 1 counts as 1).
     public init(
         workerID: String = WorkerConfiguration.defaultWorkerID(),
         concurrency: Int = 10,
