@@ -38,6 +38,11 @@ if scripts/services.sh status | grep -q 'stopped'; then started_here=1; fi
 eval "$(scripts/services.sh start)"
 export NATS_URL DATABASE_URL
 
+log "documentation (DocC, warnings as errors)"
+# The TaskQueue library's catalog and doc comments: an unresolved symbol link or any other DocC
+# warning fails the run. Needs no servers; the archive goes to .build/plugins/Swift-DocC/outputs.
+swift package --disable-sandbox generate-documentation --target TaskQueue --warnings-as-errors
+
 log "unit and server-backed tests"
 swift build --build-tests
 swift test --skip-build "$@"
