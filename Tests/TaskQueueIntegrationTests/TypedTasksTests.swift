@@ -85,6 +85,27 @@ struct TypedTasksTests {
         }
     }
 
+    @Test func aCancellationErrorNobodyAskedForIsAnOrdinaryFailure() async throws {
+        try await TestEnvironment.with { env in
+            // Taken for the worker's own interruption, it would run again at once, without end.
+            let confused = TaskDefinition<Greeting>("greet.confused", maxAttempts: 2, retry: .fixed(.milliseconds(20)))
+            let runs = Mutex(0)
+            let registry = TaskHandlerRegistry()
+            try registry.register(confused) { _, _ in
+                runs.withLock { $0 += 1 }
+                throw CancellationError()
+            }
+            let worker = env.startWorker(registry)
+            let id = try await env.queue.enqueue(confused, Greeting(name: "e")).task.id
+            let failed = try await env.waitFor(id, .failed)
+            #expect(failed.attempts == 2)
+            #expect(failed.lastError?.contains("attempts exhausted") == true)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(runs.withLock { $0 } == 2)
+            try await worker.stop()
+        }
+    }
+
     /// Records what passes through it.
     final class Recorder: TaskMiddleware {
         let events = Mutex<[String]>([])

@@ -69,11 +69,11 @@ public struct ConsumerSnapshot: Sendable, Codable, Equatable {
 }
 
 /// One message read from a stream without consuming it.
-public struct StoredMessage: Sendable, Equatable {
+struct StoredMessage: Sendable, Equatable {
     /// Its sequence in the stream.
-    public var sequence: UInt64
+    var sequence: UInt64
     /// The subject it was published on.
-    public var subject: String
+    var subject: String
     /// The message body.
-    public var data: [UInt8]
+    var data: [UInt8]
 }

@@ -53,8 +53,11 @@ public struct TaskContext: Sendable {
                   workerID: workerID, logger: logger)
     }
 
-    init(taskID: UUID, type: String, priority: TaskPriority, attempt: Int, attemptInRun: Int? = nil, maxAttempts: Int,
-         deadline: ContinuousClock.Instant? = nil, workerID: String, logger: Logger) {
+    /// A context made by hand, for unit tests of handlers and middleware; workers make their own.
+    /// `attemptInRun` defaults to `attempt`.
+    public init(taskID: UUID, type: String, priority: TaskPriority = .normal, attempt: Int = 1, attemptInRun: Int? = nil,
+                maxAttempts: Int = 1, deadline: ContinuousClock.Instant? = nil, workerID: String = "test",
+                logger: Logger = Logger(label: "taskflow.test")) {
         self.taskID = taskID
         self.type = type
         self.priority = priority

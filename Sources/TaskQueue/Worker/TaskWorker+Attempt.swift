@@ -108,7 +108,9 @@ extension TaskWorker {
         } catch {
             // Cancelled: the worker stopped past its shutdown timeout (or a timeout won the race,
             // and this result is ignored). Whatever the handler threw then, the work did not fail.
-            if error is CancellationError || Task.isCancelled { return .interrupted }
+            // A CancellationError thrown while nobody cancelled the attempt is an ordinary failure:
+            // taken as an interruption it would run again at once, without end.
+            if Task.isCancelled { return .interrupted }
             return .failure(error)
         }
     }
