@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # TaskFlow's tests, against private NATS and PostgreSQL servers this script installs (when
 # missing), starts, and always stops again. Exits non-zero when anything fails.
-#   1. swift test: unit tests and the server-backed suites (nats-server 2.9 from Debian).
+#   1. swift format lint, the DocC documentation built with warnings as errors, then swift test:
+#      unit tests and the server-backed suites (nats-server 2.9 from Debian).
 #   2. unless --unit-only: Examples/EmailSender, a package that depends on TaskFlow as an
 #      application would, built and run from outside the checkout (worker, enqueuer, checker).
 #   3. unless --unit-only: a stack started the scripts/run.sh way on nats-server 2.15 (PyPI's
@@ -37,6 +38,11 @@ trap cleanup EXIT
 if scripts/services.sh status | grep -q 'stopped'; then started_here=1; fi
 eval "$(scripts/services.sh start)"
 export NATS_URL DATABASE_URL
+
+log "swift format lint"
+# The toolchain's swift-format with the checked-in .swift-format (Sources/TaskQueue/.swift-format
+# adds the rule that every public symbol of the library has a doc comment); any finding fails.
+swift format lint --strict --recursive Package.swift Sources Tests Examples/EmailSender/Package.swift Examples/EmailSender/Sources
 
 log "documentation (DocC, warnings as errors)"
 # The TaskQueue library's catalog and doc comments: an unresolved symbol link or any other DocC

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import Prometheus
 import ServiceLifecycle
 import TaskFlowService
 import TaskQueue
@@ -18,7 +19,9 @@ public enum APIApp {
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 
-    public static func buildApplication(queue: TaskQueue, settings: APISettings, metrics: PrometheusCollectorRegistry, logger: Logger) -> some ApplicationProtocol {
+    public static func buildApplication(queue: TaskQueue, settings: APISettings, metrics: PrometheusCollectorRegistry, logger: Logger)
+        -> some ApplicationProtocol
+    {
         Application(
             router: Routes.build(queue: queue, settings: settings, metrics: metrics),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "taskflow-api"),
@@ -26,5 +29,3 @@ public enum APIApp {
         )
     }
 }
-
-import Prometheus

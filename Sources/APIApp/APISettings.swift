@@ -1,3 +1,4 @@
+import Foundation
 import TaskQueue
 
 /// The API process's settings, read from the environment in this one place.
@@ -31,5 +32,3 @@ public struct APISettings: Sendable {
         )
     }
 }
-
-import Foundation

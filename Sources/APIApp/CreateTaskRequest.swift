@@ -58,7 +58,8 @@ struct CreateTaskRequest {
         }
         if let value = delayValue {
             guard let number = value as? NSNumber, !Self.isBool(number), number.doubleValue.isFinite,
-                  (0...(365 * 86_400.0)).contains(number.doubleValue) else {
+                (0...(365 * 86_400.0)).contains(number.doubleValue)
+            else {
                 throw APIError.invalid("delay_seconds", "invalid_delay_seconds", "delay_seconds must be a number from 0 to 31536000")
             }
             if number.doubleValue > 0 { runAt = Date().addingTimeInterval(number.doubleValue) }
@@ -75,8 +76,9 @@ struct CreateTaskRequest {
             payloadText = "{}"
         }
 
-        task = NewTask(type: type, payloadJSON: payloadText, priority: priority,
-                       maxAttempts: maxAttempts, runAt: runAt, idempotencyKey: idempotencyKey)
+        task = NewTask(
+            type: type, payloadJSON: payloadText, priority: priority,
+            maxAttempts: maxAttempts, runAt: runAt, idempotencyKey: idempotencyKey)
         // The library's own check, the one every enqueue passes: type name, attempt range, key length.
         do {
             try task.validate()
@@ -110,8 +112,8 @@ struct CreateTaskRequest {
             return true
         }
         guard let year = digits(4), expect("-"), let month = digits(2), expect("-"), let day = digits(2),
-              expect("Tt "), let hour = digits(2), expect(":"), let minute = digits(2), expect(":"), let second = digits(2),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+            expect("Tt "), let hour = digits(2), expect(":"), let minute = digits(2), expect(":"), let second = digits(2),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
         else { return nil }
         var fraction = 0.0
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {

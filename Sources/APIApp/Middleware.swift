@@ -23,10 +23,12 @@ struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         response.headers[.requestID] = requestID
         let elapsed = ContinuousClock.now - started
-        context.logger.info("request", metadata: [
-            "http.method": "\(request.method)", "http.path": "\(request.uri.path)",
-            "http.status": "\(response.status.code)", "duration_ms": "\(elapsed.fractionalMilliseconds)",
-        ])
+        context.logger.info(
+            "request",
+            metadata: [
+                "http.method": "\(request.method)", "http.path": "\(request.uri.path)",
+                "http.status": "\(response.status.code)", "duration_ms": "\(elapsed.fractionalMilliseconds)",
+            ])
         return response
     }
 
@@ -44,8 +46,10 @@ struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
             return try APIError(.contentTooLarge, "payload_too_large", "the request body is larger than allowed").response(from: request, context: context)
         case let error as HTTPError where error.status == .notFound:
             if let allowed = Routes.allowedMethods(for: request.uri.path) {
-                return try APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not allowed here; use \(allowed.joined(separator: ", "))",
-                                    headers: [.allow: allowed.joined(separator: ", ")]).response(from: request, context: context)
+                return try APIError(
+                    .methodNotAllowed, "method_not_allowed", "\(request.method) is not allowed here; use \(allowed.joined(separator: ", "))",
+                    headers: [.allow: allowed.joined(separator: ", ")]
+                ).response(from: request, context: context)
             }
             return try APIError(.notFound, "not_found", "no such endpoint").response(from: request, context: context)
         case let error as HTTPError where error.status.code < 500:
@@ -89,9 +93,13 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
             ]
             requests = Counter(label: "hb.requests", dimensions: labels)
             duration = Metrics.Timer(label: "http.server.request.duration", dimensions: labels, preferredDisplayUnit: .seconds)
-            errors = key.status.code >= 400 ? Counter(label: "hb.request.errors", dimensions: [
-                ("http.route", key.endpoint), ("http.request.method", key.method.rawValue), ("error.type", key.status.code.description),
-            ]) : nil
+            errors =
+                key.status.code >= 400
+                ? Counter(
+                    label: "hb.request.errors",
+                    dimensions: [
+                        ("http.route", key.endpoint), ("http.request.method", key.method.rawValue), ("error.type", key.status.code.description),
+                    ]) : nil
         }
     }
 

@@ -153,14 +153,18 @@ public enum Routes {
             "last_minute": .object(["completed": .int(recent.completed), "failed": .int(recent.failed)]),
         ]
         if queue.natsConnected, let state = try? await queue.streamState() {
-            body["stream"] = state.work.map {
-                .object(["name": .string($0.name), "messages": .int(Int($0.messages)), "bytes": .int(Int($0.bytes))])
-            } ?? .null
-            body["consumers"] = .array(state.consumers.map { consumer in
-                .object(["name": .string(consumer.name), "filter_subject": .string(consumer.filterSubject),
-                         "pending": .int(Int(consumer.pending)), "ack_pending": .int(consumer.ackPending),
-                         "redelivered": .int(consumer.redelivered), "waiting": .int(consumer.waiting)])
-            })
+            body["stream"] =
+                state.work.map {
+                    .object(["name": .string($0.name), "messages": .int(Int($0.messages)), "bytes": .int(Int($0.bytes))])
+                } ?? .null
+            body["consumers"] = .array(
+                state.consumers.map { consumer in
+                    .object([
+                        "name": .string(consumer.name), "filter_subject": .string(consumer.filterSubject),
+                        "pending": .int(Int(consumer.pending)), "ack_pending": .int(consumer.ackPending),
+                        "redelivered": .int(consumer.redelivered), "waiting": .int(consumer.waiting),
+                    ])
+                })
             body["dead_letters"] = .int(state.deadLetters.map { Int($0.messages) } ?? 0)
         } else {
             body["stream"] = .null
@@ -173,7 +177,8 @@ public enum Routes {
 
     static func openAPIDocument() throws -> Response {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
-              let data = try? Data(contentsOf: url) else {
+            let data = try? Data(contentsOf: url)
+        else {
             throw APIError(.internalServerError, "internal_error", "the OpenAPI document is missing from this build")
         }
         return Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(bytes: data)))

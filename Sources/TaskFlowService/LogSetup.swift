@@ -8,7 +8,8 @@ public enum LogSetup {
     public static func bootstrap(_ env: EnvironmentReader) throws -> Logger.Level {
         let levelText = env.string("LOG_LEVEL", default: "info").lowercased()
         guard let level = Logger.Level(rawValue: levelText) else {
-            throw EnvironmentReader.InvalidSetting(variable: "LOG_LEVEL", problem: "\"\(levelText)\" is not one of trace, debug, info, notice, warning, error, critical")
+            throw EnvironmentReader.InvalidSetting(
+                variable: "LOG_LEVEL", problem: "\"\(levelText)\" is not one of trace, debug, info, notice, warning, error, critical")
         }
         let format = env.string("LOG_FORMAT", default: "json").lowercased()
         switch format {
@@ -68,4 +69,3 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 }
-

@@ -34,8 +34,10 @@ public enum BuiltinTasks {
 
     /// Registers `noop`, `demo`, `sleep`, `fail`, `dead` and `webhook`.
     /// With a `successLog`, every successful run is recorded there (the failure suite's counter).
-    public static func register(in registry: TaskHandlerRegistry, httpClient: HTTPClient, webhookTimeout: Duration,
-                                successLog: SuccessLog? = nil) throws {
+    public static func register(
+        in registry: TaskHandlerRegistry, httpClient: HTTPClient, webhookTimeout: Duration,
+        successLog: SuccessLog? = nil
+    ) throws {
         // Does nothing: what the benchmark measures is TaskFlow's own cost per task.
         try registry.registerJSON("noop") { _, context in successLog?.record(context.taskID) }
         try registry.register("demo", payload: JSONValue.self) { _, context in

@@ -44,11 +44,12 @@ public enum WorkerApp {
             services.append(probeApplication(host: settings.metricsHost, port: port, queue: queue, metrics: metrics, logger: logger))
         }
         services.append(worker)
-        return ServiceGroup(configuration: .init(
-            services: services.map { .init(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger
-        ))
+        return ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            ))
     }
 
     static func probeApplication(host: String, port: Int, queue: TaskQueue, metrics: PrometheusCollectorRegistry, logger: Logger) -> some Service {

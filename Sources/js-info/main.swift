@@ -59,8 +59,9 @@ struct Overview: AsyncParsableCommand {
         guard let work = try await inspector.stream(name) else {
             throw ValidationFailure("stream \(name) does not exist on this server")
         }
-        let report = Report(stream: work, deadLetterStream: try await inspector.stream("\(name)_DLQ"),
-                            consumers: try await inspector.consumers(of: name))
+        let report = Report(
+            stream: work, deadLetterStream: try await inspector.stream("\(name)_DLQ"),
+            consumers: try await inspector.consumers(of: name))
         if options.json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -70,10 +71,13 @@ struct Overview: AsyncParsableCommand {
         printStream(report.stream)
         if let dead = report.deadLetterStream { printStream(dead) } else { print("Stream \(name)_DLQ: not created yet\n") }
         let clustered = report.consumers.contains { $0.leader != nil }
-        let rows = [["CONSUMER", "FILTER", "PENDING", "ACK PENDING", "REDELIVERED", "WAITING", "ACK WAIT"] + (clustered ? ["LEADER"] : [])]
+        let rows =
+            [["CONSUMER", "FILTER", "PENDING", "ACK PENDING", "REDELIVERED", "WAITING", "ACK WAIT"] + (clustered ? ["LEADER"] : [])]
             + report.consumers.map { consumer in
-                [consumer.name, consumer.filterSubject, "\(consumer.pending)", "\(consumer.ackPending)",
-                 "\(consumer.redelivered)", "\(consumer.waiting)", "\(consumer.ackWaitSeconds)s"]
+                [
+                    consumer.name, consumer.filterSubject, "\(consumer.pending)", "\(consumer.ackPending)",
+                    "\(consumer.redelivered)", "\(consumer.waiting)", "\(consumer.ackWaitSeconds)s",
+                ]
                     + (clustered ? [consumer.leader ?? "-"] : [])
             }
         printTable(rows)
@@ -82,7 +86,9 @@ struct Overview: AsyncParsableCommand {
     private func printStream(_ stream: StreamSnapshot) {
         print("Stream \(stream.name) (\(stream.retention), \(stream.storage), replicas \(stream.replicas)\(stream.leader.map { ", leader \($0)" } ?? ""))")
         print("  subjects:  \(stream.subjects.joined(separator: ", "))")
-        print("  messages:  \(stream.messages)   bytes: \(stream.bytes)   first seq: \(stream.firstSequence)   last seq: \(stream.lastSequence)   consumers: \(stream.consumerCount)")
+        print(
+            "  messages:  \(stream.messages)   bytes: \(stream.bytes)   first seq: \(stream.firstSequence)   last seq: \(stream.lastSequence)   consumers: \(stream.consumerCount)"
+        )
         if !stream.followers.isEmpty {
             let followers = stream.followers.map { peer in
                 "\(peer.name) (\(peer.offline ? "offline" : peer.current ? "current" : "behind \(peer.lag)"))"
@@ -117,11 +123,18 @@ struct DeadLetters: AsyncParsableCommand {
             print(String(decoding: data, as: UTF8.self))
             return
         }
-        if letters.isEmpty { print("no dead letters in \(name)"); return }
-        let rows = [["TASK", "TYPE", "PRIORITY", "ATTEMPTS", "FAILED AT", "LAST ERROR"]] + letters.map { letter in
-            [letter.taskID.uuidString.lowercased(), letter.type, letter.priority.rawValue, "\(letter.attempts)",
-             Timestamp.format(letter.failedAt), String((letter.lastError ?? "").prefix(80))]
+        if letters.isEmpty {
+            print("no dead letters in \(name)")
+            return
         }
+        let rows =
+            [["TASK", "TYPE", "PRIORITY", "ATTEMPTS", "FAILED AT", "LAST ERROR"]]
+            + letters.map { letter in
+                [
+                    letter.taskID.uuidString.lowercased(), letter.type, letter.priority.rawValue, "\(letter.attempts)",
+                    Timestamp.format(letter.failedAt), String((letter.lastError ?? "").prefix(80)),
+                ]
+            }
         printTable(rows)
     }
 }

@@ -31,8 +31,9 @@ struct Bench: AsyncParsableCommand {
         let bin = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         let sizes = quick ? Sizes.quick : Sizes.full
         let probe = HTTPProbe(connections: 64)
-        let run = Runner(databaseURL: databaseURL, natsURL: natsURL, bin: bin, sizes: sizes, workers: workers,
-                         concurrency: concurrency, probe: probe)
+        let run = Runner(
+            databaseURL: databaseURL, natsURL: natsURL, bin: bin, sizes: sizes, workers: workers,
+            concurrency: concurrency, probe: probe)
         var results = Results(quick: quick, workers: workers, concurrency: concurrency)
         let selected = Set(scenarios.split(separator: ",").map(String.init))
         do {
@@ -140,11 +141,17 @@ struct Results: Codable {
             if let cpu = r.cpu { lines.append("| | CPU µs per request | \(cpu.summary(per: r.requests)) |") }
         }
         if let s = steady {
-            lines.append("| steady \(s.rate)/s for \(s.seconds) s | enqueue→start p50 / p95 / p99 / max, ms | \(f(s.startP50ms)) / \(f(s.startP95ms)) / \(f(s.startP99ms)) / \(f(s.startMaxMs)) |")
-            lines.append("| | enqueue→complete p50 / p95 / p99 / max, ms | \(f(s.completeP50ms)) / \(f(s.completeP95ms)) / \(f(s.completeP99ms)) / \(f(s.completeMaxMs)) |")
+            lines.append(
+                "| steady \(s.rate)/s for \(s.seconds) s | enqueue→start p50 / p95 / p99 / max, ms | \(f(s.startP50ms)) / \(f(s.startP95ms)) / \(f(s.startP99ms)) / \(f(s.startMaxMs)) |"
+            )
+            lines.append(
+                "| | enqueue→complete p50 / p95 / p99 / max, ms | \(f(s.completeP50ms)) / \(f(s.completeP95ms)) / \(f(s.completeP99ms)) / \(f(s.completeMaxMs)) |"
+            )
         }
         if let p = priority {
-            lines.append("| priority (\(p.highTasks) high behind \(p.lowBacklog) low) | high enqueue→start p50 / p99, ms | \(f(p.highStartP50ms)) / \(f(p.highStartP99ms)) |")
+            lines.append(
+                "| priority (\(p.highTasks) high behind \(p.lowBacklog) low) | high enqueue→start p50 / p99, ms | \(f(p.highStartP50ms)) / \(f(p.highStartP99ms)) |"
+            )
         }
         let apiRSS = [rest?.apiPeakRSSMB, steady?.apiPeakRSSMB].compactMap { $0 }.max()
         let workerRSS = [burndown?.workerPeakRSSMB, steady?.workerPeakRSSMB].compactMap { $0 }.max()

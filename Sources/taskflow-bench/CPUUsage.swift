@@ -17,7 +17,8 @@ struct CPUSnapshot {
     static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
 
     static func now() -> CPUSnapshot {
-        let uptime = (try? String(contentsOfFile: "/proc/uptime", encoding: .utf8))
+        let uptime =
+            (try? String(contentsOfFile: "/proc/uptime", encoding: .utf8))
             .flatMap { $0.split(separator: " ").first.flatMap { Double($0) } } ?? 0
         var processes: [Int32: (name: String, seconds: Double, started: Double)] = [:]
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -29,13 +30,15 @@ struct CPUSnapshot {
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             // After the name: state is field 0, utime 11, stime 12, starttime 19 (ticks after boot).
             guard fields.count > 19, let user = Double(fields[11]), let system = Double(fields[12]),
-                  let started = Double(fields[19]) else { continue }
+                let started = Double(fields[19])
+            else { continue }
             processes[pid] = (name, (user + system) / ticksPerSecond, started / ticksPerSecond)
         }
         var busy = 0.0
         var steal = 0.0
         if let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
-           let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) {
+            let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") })
+        {
             // cpu user nice system idle iowait irq softirq steal ...
             let values = line.split(separator: " ").dropFirst().compactMap { Double($0) }
             if values.count >= 8 {
@@ -57,7 +60,7 @@ struct CPUSnapshot {
             } else if process.started >= earlier.uptime - 0.02 {
                 before = 0
             } else {
-                continue // there before but not seen then (it was being created): its share is unknown
+                continue  // there before but not seen then (it was being created): its share is unknown
             }
             let delta = process.seconds - before
             guard delta > 0 else { continue }

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One keep-alive HTTP/1.1 connection for generating load: blocking socket calls on the caller's
@@ -72,7 +73,7 @@ final class LoadConnection {
                     throw Failure(description: "malformed status line: \(lines.first ?? "")")
                 }
                 guard let lengthLine = lines.first(where: { $0.lowercased().hasPrefix("content-length:") }),
-                      let length = Int(lengthLine.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+                    let length = Int(lengthLine.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
                 else { throw Failure(description: "response without Content-Length") }
                 let total = end + 4 + length
                 if buffered >= total {

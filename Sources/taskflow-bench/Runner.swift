@@ -45,7 +45,8 @@ struct Runner {
 
     /// True when no task is waiting or running: an index probe, cheap enough to poll.
     private func drained(_ stack: Stack) async throws -> Bool {
-        try await stack.numbers("SELECT (NOT EXISTS (SELECT 1 FROM tasks WHERE status IN ('scheduled', 'queued', 'running', 'retrying')))::int AS done")["done"] == 1
+        try await stack.numbers("SELECT (NOT EXISTS (SELECT 1 FROM tasks WHERE status IN ('scheduled', 'queued', 'running', 'retrying')))::int AS done")["done"]
+            == 1
     }
 
     private func count(_ stack: Stack, _ condition: String) async throws -> Int {
@@ -67,31 +68,33 @@ struct Runner {
             for offset in stride(from: 0, to: total, by: chunk) {
                 let tasks = (offset..<min(offset + chunk, total)).map { _ in NewTask(type: "noop", payloadJSON: "{}") }
                 _ = try await stack.queue.enqueueBatch(tasks)
-        }
-        let enqueueSeconds = (clock.now - started).seconds
-        let enqueueUsage = CPUSnapshot.now().since(enqueueCPU)
-        log("burn-down: enqueue CPU µs per task: \(enqueueUsage.summary(per: total))")
-        log("burn-down: starting \(workers) workers × \(concurrency)")
-        let processCPU = CPUSnapshot.now()
-        try stack.startWorkers(workers, concurrency: concurrency)
-        try await waitUntil("burn-down to finish", timeout: .seconds(900)) {
-            try await drained(stack)
-        }
-        let processUsage = CPUSnapshot.now().since(processCPU)
-        log("burn-down: processing CPU µs per task: \(processUsage.summary(per: total))")
-        let rss = stack.workerPeakRSS
-        await stack.stopWorkers()
-        let window = try await stack.numbers("""
-            SELECT extract(epoch FROM max(t.finished_at) - min(e.started_at)) AS seconds,
-                   count(*) FILTER (WHERE e.status = 'succeeded') AS succeeded, count(*) AS executions
-            FROM tasks t JOIN task_executions e ON e.task_id = t.id
-            """)
-        guard Int(window["succeeded"] ?? 0) == total, Int(window["executions"] ?? 0) == total else {
-            throw BenchError("burn-down: \(window) executions for \(total) tasks")
-        }
-        return Results.Burndown(tasks: total, enqueuePerSecond: Double(total) / enqueueSeconds,
-                                processPerSecond: Double(total) / (window["seconds"] ?? .infinity), workerPeakRSSMB: mb(rss),
-                                enqueueCPU: enqueueUsage, processCPU: processUsage)
+            }
+            let enqueueSeconds = (clock.now - started).seconds
+            let enqueueUsage = CPUSnapshot.now().since(enqueueCPU)
+            log("burn-down: enqueue CPU µs per task: \(enqueueUsage.summary(per: total))")
+            log("burn-down: starting \(workers) workers × \(concurrency)")
+            let processCPU = CPUSnapshot.now()
+            try stack.startWorkers(workers, concurrency: concurrency)
+            try await waitUntil("burn-down to finish", timeout: .seconds(900)) {
+                try await drained(stack)
+            }
+            let processUsage = CPUSnapshot.now().since(processCPU)
+            log("burn-down: processing CPU µs per task: \(processUsage.summary(per: total))")
+            let rss = stack.workerPeakRSS
+            await stack.stopWorkers()
+            let window = try await stack.numbers(
+                """
+                SELECT extract(epoch FROM max(t.finished_at) - min(e.started_at)) AS seconds,
+                       count(*) FILTER (WHERE e.status = 'succeeded') AS succeeded, count(*) AS executions
+                FROM tasks t JOIN task_executions e ON e.task_id = t.id
+                """)
+            guard Int(window["succeeded"] ?? 0) == total, Int(window["executions"] ?? 0) == total else {
+                throw BenchError("burn-down: \(window) executions for \(total) tasks")
+            }
+            return Results.Burndown(
+                tasks: total, enqueuePerSecond: Double(total) / enqueueSeconds,
+                processPerSecond: Double(total) / (window["seconds"] ?? .infinity), workerPeakRSSMB: mb(rss),
+                enqueueCPU: enqueueUsage, processCPU: processUsage)
         }
     }
 
@@ -127,13 +130,13 @@ struct Runner {
             let errors = perClient.reduce(0) { $0 + $1.1 }
             let usage = CPUSnapshot.now().since(cpu)
             log("REST create: CPU µs per request: \(usage.summary(per: latencies.count))")
-        let rss = stack.apiPeakRSS
-        let sorted = latencies.sorted()
-        return Results.RestCreate(
-            clients: sizes.restClients, seconds: sizes.restSeconds, requests: sorted.count, errors: errors,
-            requestsPerSecond: Double(sorted.count) / Double(sizes.restSeconds),
-            p50ms: percentile(sorted, 0.5), p99ms: percentile(sorted, 0.99), apiPeakRSSMB: mb(rss), cpu: usage
-        )
+            let rss = stack.apiPeakRSS
+            let sorted = latencies.sorted()
+            return Results.RestCreate(
+                clients: sizes.restClients, seconds: sizes.restSeconds, requests: sorted.count, errors: errors,
+                requestsPerSecond: Double(sorted.count) / Double(sizes.restSeconds),
+                p50ms: percentile(sorted, 0.5), p99ms: percentile(sorted, 0.99), apiPeakRSSMB: mb(rss), cpu: usage
+            )
         }
     }
 
@@ -172,24 +175,25 @@ struct Runner {
                 }
                 return errors
             }.reduce(0, +)
-        try await waitUntil("steady tasks to finish", timeout: .seconds(120)) {
-            try await drained(stack)
-        }
-        let apiRSS = stack.apiPeakRSS
-        let workerRSS = stack.workerPeakRSS
-        let stats = try await stack.numbers("""
-            SELECT \(percentiles("extract(epoch FROM e.started_at - t.created_at) * 1000", "start")),
-                   \(percentiles("extract(epoch FROM t.finished_at - t.created_at) * 1000", "complete"))
-            FROM tasks t JOIN task_executions e ON e.task_id = t.id AND e.attempt = 1
-            """)
-        return Results.Steady(
-            rate: sizes.steadyRate, seconds: sizes.steadySeconds, tasks: total, errors: errors,
-            startP50ms: stats["start_p50"] ?? .nan, startP95ms: stats["start_p95"] ?? .nan,
-            startP99ms: stats["start_p99"] ?? .nan, startMaxMs: stats["start_max"] ?? .nan,
-            completeP50ms: stats["complete_p50"] ?? .nan, completeP95ms: stats["complete_p95"] ?? .nan,
-            completeP99ms: stats["complete_p99"] ?? .nan, completeMaxMs: stats["complete_max"] ?? .nan,
-            apiPeakRSSMB: mb(apiRSS), workerPeakRSSMB: mb(workerRSS)
-        )
+            try await waitUntil("steady tasks to finish", timeout: .seconds(120)) {
+                try await drained(stack)
+            }
+            let apiRSS = stack.apiPeakRSS
+            let workerRSS = stack.workerPeakRSS
+            let stats = try await stack.numbers(
+                """
+                SELECT \(percentiles("extract(epoch FROM e.started_at - t.created_at) * 1000", "start")),
+                       \(percentiles("extract(epoch FROM t.finished_at - t.created_at) * 1000", "complete"))
+                FROM tasks t JOIN task_executions e ON e.task_id = t.id AND e.attempt = 1
+                """)
+            return Results.Steady(
+                rate: sizes.steadyRate, seconds: sizes.steadySeconds, tasks: total, errors: errors,
+                startP50ms: stats["start_p50"] ?? .nan, startP95ms: stats["start_p95"] ?? .nan,
+                startP99ms: stats["start_p99"] ?? .nan, startMaxMs: stats["start_max"] ?? .nan,
+                completeP50ms: stats["complete_p50"] ?? .nan, completeP95ms: stats["complete_p95"] ?? .nan,
+                completeP99ms: stats["complete_p99"] ?? .nan, completeMaxMs: stats["complete_max"] ?? .nan,
+                apiPeakRSSMB: mb(apiRSS), workerPeakRSSMB: mb(workerRSS)
+            )
         }
     }
 
@@ -203,32 +207,34 @@ struct Runner {
                     NewTask(type: "sleep", payloadJSON: #"{"ms":2}"#, priority: .low)
                 }
                 _ = try await stack.queue.enqueueBatch(tasks)
-        }
-        try stack.startAPI()
-        try stack.startWorkers(workers, concurrency: concurrency)
-        try await stack.waitForAPI(client: probe)
-        try await waitUntil("low tasks to start flowing", timeout: .seconds(60)) {
-            try await count(stack, "status = 'completed'") >= 500
-        }
-        log("priority: \(sizes.highTasks) high tasks one by one")
-        for _ in 0..<sizes.highTasks {
-            guard await probe.create(port: stack.apiPort, body: #"{"type":"noop","priority":"high"}"#) != nil else {
-                throw BenchError("priority: creating a high task failed")
             }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        try await waitUntil("high tasks to finish", timeout: .seconds(120)) {
-            try await count(stack, "status IN ('queued', 'running', 'retrying') AND priority = 'high'") == 0
-        }
-        let stats = try await stack.numbers("""
-            SELECT \(percentiles("extract(epoch FROM e.started_at - t.created_at) * 1000", "start")),
-                   (SELECT count(*) FROM tasks WHERE priority = 'low' AND status = 'completed') AS low_done
-            FROM tasks t JOIN task_executions e ON e.task_id = t.id AND e.attempt = 1
-            WHERE t.priority = 'high'
-            """)
-        return Results.Priority(lowBacklog: sizes.lowBacklog, highTasks: sizes.highTasks,
-                                highStartP50ms: stats["start_p50"] ?? .nan, highStartP99ms: stats["start_p99"] ?? .nan,
-                                lowCompletedMeanwhile: Int(stats["low_done"] ?? 0))
+            try stack.startAPI()
+            try stack.startWorkers(workers, concurrency: concurrency)
+            try await stack.waitForAPI(client: probe)
+            try await waitUntil("low tasks to start flowing", timeout: .seconds(60)) {
+                try await count(stack, "status = 'completed'") >= 500
+            }
+            log("priority: \(sizes.highTasks) high tasks one by one")
+            for _ in 0..<sizes.highTasks {
+                guard await probe.create(port: stack.apiPort, body: #"{"type":"noop","priority":"high"}"#) != nil else {
+                    throw BenchError("priority: creating a high task failed")
+                }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try await waitUntil("high tasks to finish", timeout: .seconds(120)) {
+                try await count(stack, "status IN ('queued', 'running', 'retrying') AND priority = 'high'") == 0
+            }
+            let stats = try await stack.numbers(
+                """
+                SELECT \(percentiles("extract(epoch FROM e.started_at - t.created_at) * 1000", "start")),
+                       (SELECT count(*) FROM tasks WHERE priority = 'low' AND status = 'completed') AS low_done
+                FROM tasks t JOIN task_executions e ON e.task_id = t.id AND e.attempt = 1
+                WHERE t.priority = 'high'
+                """)
+            return Results.Priority(
+                lowBacklog: sizes.lowBacklog, highTasks: sizes.highTasks,
+                highStartP50ms: stats["start_p50"] ?? .nan, highStartP99ms: stats["start_p99"] ?? .nan,
+                lowCompletedMeanwhile: Int(stats["low_done"] ?? 0))
         }
     }
 

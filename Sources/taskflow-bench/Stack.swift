@@ -23,11 +23,12 @@ final class Stack: @unchecked Sendable {
         self.apiPort = apiPort
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        queue = try await TaskQueue.connect(configuration: TaskQueueConfiguration(
-            postgres: PostgresConfiguration(url: databaseURL, poolSize: 8, schema: name),
-            nats: NATSConfiguration(url: natsURL, connectionName: "bench"),
-            streamName: name.uppercased(), subjectPrefix: name, consumerName: name
-        ), logger: logger)
+        queue = try await TaskQueue.connect(
+            configuration: TaskQueueConfiguration(
+                postgres: PostgresConfiguration(url: databaseURL, poolSize: 8, schema: name),
+                nats: NATSConfiguration(url: natsURL, connectionName: "bench"),
+                streamName: name.uppercased(), subjectPrefix: name, consumerName: name
+            ), logger: logger)
     }
 
     var environment: [String: String] {
@@ -76,9 +77,9 @@ final class Stack: @unchecked Sendable {
     /// Peak resident memory (VmHWM) of a running process, in bytes.
     static func peakRSS(_ process: Process?) -> Int? {
         guard let process, process.isRunning,
-              let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+            let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
         else { return nil }
         return kilobytes * 1024
     }

@@ -5,10 +5,11 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import Prometheus
+import TaskFlowService
 import Testing
+
 @testable import APIApp
 @testable import TaskQueue
-import TaskFlowService
 
 /// Metrics can be bootstrapped once per process.
 let sharedMetrics = MetricsSetup.bootstrap()
@@ -19,11 +20,14 @@ struct APIHarness {
     let settings: APISettings
     let schema: String
 
-    static func with(tokens: [String] = [], maxPayloadBytes: Int = 1 << 20, _ body: @escaping @Sendable (APIHarness, any TestClientProtocol) async throws -> Void) async throws {
+    static func with(
+        tokens: [String] = [], maxPayloadBytes: Int = 1 << 20, _ body: @escaping @Sendable (APIHarness, any TestClientProtocol) async throws -> Void
+    ) async throws {
         let schema = "t_api_\(UUID().uuidString.prefix(8).lowercased())"
         let env = ProcessInfo.processInfo.environment
         let configuration = TaskQueueConfiguration(
-            postgres: PostgresConfiguration(url: env["DATABASE_URL"] ?? "postgres://taskflow@127.0.0.1:15432/taskflow?sslmode=disable", poolSize: 4, schema: schema),
+            postgres: PostgresConfiguration(
+                url: env["DATABASE_URL"] ?? "postgres://taskflow@127.0.0.1:15432/taskflow?sslmode=disable", poolSize: 4, schema: schema),
             nats: NATSConfiguration(url: env["NATS_URL"] ?? "nats://127.0.0.1:14222", connectionName: schema),
             streamName: schema.uppercased(), subjectPrefix: schema, consumerName: schema
         )
@@ -50,8 +54,10 @@ struct APIHarness {
 
 extension TestClientProtocol {
     /// Sends a request and returns the status, headers and parsed JSON body.
-    func call(_ method: HTTPRequest.Method, _ uri: String, json: String? = nil, headers: HTTPFields = [:],
-              contentType: String? = "application/json") async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: [String: Any]) {
+    func call(
+        _ method: HTTPRequest.Method, _ uri: String, json: String? = nil, headers: HTTPFields = [:],
+        contentType: String? = "application/json"
+    ) async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: [String: Any]) {
         var headers = headers
         if json != nil, let contentType { headers[.contentType] = contentType }
         return try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) }) { response in

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import APIApp
 
 @Suite struct JSONValueTests {
@@ -23,4 +24,5 @@ import Testing
 
     @Test func nonFiniteNumbersBecomeNull() {
         #expect(text(.array([.double(.nan), .double(.infinity)])) == "[null,null]")
-    }}
+    }
+}

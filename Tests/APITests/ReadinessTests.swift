@@ -1,7 +1,8 @@
 import Hummingbird
-import Testing
-@testable import APIApp
 import TaskFlowService
+import Testing
+
+@testable import APIApp
 
 @Suite struct ReadinessTests {
     @Test func bodyAndStatusFollowTheChecks() {

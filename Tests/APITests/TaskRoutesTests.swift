@@ -1,6 +1,9 @@
 import Foundation
 import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
 import Testing
+
 @testable import APIApp
 @testable import TaskQueue
 
@@ -8,7 +11,8 @@ import Testing
 struct TaskRoutesTests {
     @Test func createReadListAndTheirErrors() async throws {
         try await APIHarness.with { _, client in
-            let created = try await client.call(.post, "/api/v1/tasks", json: #"{"type":"email.send","payload":{"to":"a@b.c"},"priority":"high","max_attempts":3}"#)
+            let created = try await client.call(
+                .post, "/api/v1/tasks", json: #"{"type":"email.send","payload":{"to":"a@b.c"},"priority":"high","max_attempts":3}"#)
             #expect(created.status == .created)
             let id = try #require(created.body["id"] as? String)
             #expect(created.headers[.location] == "/api/v1/tasks/\(id)")
@@ -90,8 +94,9 @@ struct TaskRoutesTests {
             let plain = try await client.call(.post, "/api/v1/tasks", json: #"{"type":"t"}"#, contentType: "text/plain")
             #expect(plain.status == .unsupportedMediaType)
             #expect(errorCode(plain.body) == "unsupported_media_type")
-            let ok = try await client.call(.post, "/api/v1/tasks", json: #"{"type":"t","run_at":"2027-01-01T00:00:00.5Z"}"#,
-                                          contentType: "application/json; charset=utf-8")
+            let ok = try await client.call(
+                .post, "/api/v1/tasks", json: #"{"type":"t","run_at":"2027-01-01T00:00:00.5Z"}"#,
+                contentType: "application/json; charset=utf-8")
             #expect(ok.status == .created)
             #expect(ok.body["status"] as? String == "scheduled")
         }
@@ -245,6 +250,3 @@ struct TaskRoutesTests {
         try? await queue.nats.deleteStream("T_API_DOWN_DLQ")
     }
 }
-
-import Hummingbird
-import HummingbirdTesting

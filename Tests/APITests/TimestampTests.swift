@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import APIApp
 import TaskQueue
+import Testing
+
+@testable import APIApp
 
 @Suite struct TimestampTests {
     @Test func rfc3339TimestampsParse() {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TaskQueue
 
 @Suite("Delivery: duplicates, crashes, the reconciler, priority, drain, schedules")
@@ -53,7 +54,8 @@ struct DeliveryTests {
             // attempt start on the task row.
             try await env.queue.pool.withSession { session in
                 try session.execute("UPDATE tasks SET attempt_started_at = NULL WHERE id = $1", [id])
-                try session.execute("""
+                try session.execute(
+                    """
                     INSERT INTO task_executions (task_id, attempt, status, worker_id, started_at)
                     VALUES ($1, 1, 'started', 'old-worker', now())
                     """, [id])
@@ -81,7 +83,8 @@ struct DeliveryTests {
             // While the attempt runs, an open row for it appears, as after migration 006 was
             // rolled back and applied again: the finish must close it, not fail on it.
             try await env.queue.pool.withSession { session in
-                try session.execute("""
+                try session.execute(
+                    """
                     INSERT INTO task_executions (task_id, attempt, status, worker_id, started_at)
                     VALUES ($1, 1, 'started', 'earlier-code', now())
                     """, [id])
@@ -158,7 +161,8 @@ struct DeliveryTests {
             var lostSequence: UInt64?
             for sequence in stream.firstSequence...stream.lastSequence {
                 if let message = try await env.queue.nats.message(stream: env.configuration.streamName, sequence: sequence),
-                   message.data == Array(victim.postgresText.utf8) {
+                    message.data == Array(victim.postgresText.utf8)
+                {
                     lostSequence = sequence
                 }
             }
@@ -212,9 +216,10 @@ struct DeliveryTests {
 
     @Test func aHighPriorityTaskStartsNextUnderALowBacklog() async throws {
         try await TestEnvironment.with { env in
-            let lows = try await env.queue.enqueueBatch((0..<150).map { _ in
-                try! NewTask(type: "slow", payload: SlowPayload(ms: 20), priority: .low)
-            })
+            let lows = try await env.queue.enqueueBatch(
+                (0..<150).map { _ in
+                    try! NewTask(type: "slow", payload: SlowPayload(ms: 20), priority: .low)
+                })
             let log = RunLog()
             let worker = env.startWorker(try testRegistry(log), configuration: env.workerConfiguration(concurrency: 2))
             while log.order.count < 20 { try await Task.sleep(for: .milliseconds(10)) }
@@ -375,8 +380,9 @@ struct DeliveryTests {
     /// outcome. Returns the fetched messages; the caller keeps them so nothing acknowledges them.
     private func claimAndDie(_ id: UUID, workerID: String, env: TestEnvironment) async throws -> [JetStreamMessage] {
         let config = env.configuration
-        let dead = try await env.queue.nats.pullSubscribe(stream: config.streamName, consumer: config.consumer(for: .normal),
-                                                          subject: config.subject(for: .normal))
+        let dead = try await env.queue.nats.pullSubscribe(
+            stream: config.streamName, consumer: config.consumer(for: .normal),
+            subject: config.subject(for: .normal))
         defer { dead.close() }
         let messages = try await dead.fetch(batch: 1, noWait: false, timeout: .seconds(5))
         #expect(messages.first?.text == id.postgresText)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TaskQueue
 
 @Suite("Enqueue, read, cancel, retry")
@@ -129,10 +130,13 @@ struct EnqueueTests {
                 try session.executeScript("ANALYZE tasks; ANALYZE task_executions")
                 var plans = [try session.execute("EXPLAIN " + TaskStore.claimSQL, [ids, "w", 1000, PostgresArray([Int64(0), 0])])]
                 for sql in [TaskStore.finishSQL, TaskStore.finishClosingOpenRowsSQL] {
-                    plans.append(try session.execute("EXPLAIN " + sql, [
-                        ids, PostgresArray([1, 1]), PostgresArray(["completed", "completed"]),
-                        PostgresArray([String?.none, nil]), PostgresArray([0.0, 0.0]),
-                    ]))
+                    plans.append(
+                        try session.execute(
+                            "EXPLAIN " + sql,
+                            [
+                                ids, PostgresArray([1, 1]), PostgresArray(["completed", "completed"]),
+                                PostgresArray([String?.none, nil]), PostgresArray([0.0, 0.0]),
+                            ]))
                 }
                 return plans
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TaskQueue
 
 /// Credentials in the URL, against nats-server instances started here with auth turned on.
@@ -15,7 +16,8 @@ struct NATSAuthTests {
             port = Int.random(in: 20_000...29_999)
             folder = FileManager.default.temporaryDirectory.appendingPathComponent("taskflow-auth-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            let binary = ProcessInfo.processInfo.environment["NATS_SERVER_BIN"]
+            let binary =
+                ProcessInfo.processInfo.environment["NATS_SERVER_BIN"]
                 ?? ["/usr/bin/nats-server", "/usr/local/bin/nats-server", "/usr/sbin/nats-server"].first { FileManager.default.isExecutableFile(atPath: $0) }
             process.executableURL = URL(fileURLWithPath: try #require(binary, "nats-server is not installed"))
             process.arguments = ["-a", "127.0.0.1", "-p", "\(port)", "-js", "-sd", folder.path] + arguments

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TaskQueue
 
 @Suite("Provisioning and migrations")
@@ -37,10 +38,11 @@ struct ProvisioningTests {
     @Test func aStreamWithTheWrongRetentionIsRefusedNotUsed() async throws {
         try await TestEnvironment.with { env in
             try await env.queue.nats.deleteStream(env.configuration.streamName)
-            try await env.queue.nats.ensureStream(StreamSpec(
-                name: env.configuration.streamName, subjects: ["\(env.name).other"], workQueue: false,
-                replicas: 1, duplicateWindow: .seconds(120), maxAge: .zero
-            ))
+            try await env.queue.nats.ensureStream(
+                StreamSpec(
+                    name: env.configuration.streamName, subjects: ["\(env.name).other"], workQueue: false,
+                    replicas: 1, duplicateWindow: .seconds(120), maxAge: .zero
+                ))
             do {
                 try await env.queue.provision()
                 Issue.record("provisioning accepted a limits-retention work stream")

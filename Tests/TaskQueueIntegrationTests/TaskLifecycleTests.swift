@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TaskQueue
 
 @Suite("Task life on real NATS and PostgreSQL")
@@ -35,8 +36,9 @@ struct TaskLifecycleTests {
             let result = try await env.queue.enqueue("noop", payload: Empty())
             // Enqueue does not write the publish back; with no reconciler running, only the claim can.
             try await env.waitFor(result.task.id, .completed)
-            let rows = try await env.queue.execute("SELECT published_seq::text AS seq, published_at IS NOT NULL AS recorded FROM tasks WHERE id = $1",
-                                                   [result.task.id.postgresText])
+            let rows = try await env.queue.execute(
+                "SELECT published_seq::text AS seq, published_at IS NOT NULL AS recorded FROM tasks WHERE id = $1",
+                [result.task.id.postgresText])
             #expect(rows.first?["seq"] == "1")
             #expect(rows.first?["recorded"] == "t")
             try await worker.stop()

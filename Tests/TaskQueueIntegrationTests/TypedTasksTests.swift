@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
+
 @testable import TaskQueue
 
 /// A payload of the typed-definition tests.
@@ -155,8 +156,9 @@ struct TypedTasksTests {
 
             let events = recorder.events.withLock { $0 }
             #expect(events.filter { $0.hasPrefix("enqueue") } == ["enqueue greet.tagged", "enqueue greet.tagged,greet.tagged", "enqueue greet.tagged"])
-            #expect(Array(events.filter { !$0.hasPrefix("enqueue") }.prefix(4))
-                == ["before greet.tagged #1", "threw greet.tagged", "before greet.tagged #2", "after greet.tagged"])
+            #expect(
+                Array(events.filter { !$0.hasPrefix("enqueue") }.prefix(4))
+                    == ["before greet.tagged #1", "threw greet.tagged", "before greet.tagged #2", "after greet.tagged"])
         }
     }
 

@@ -1,11 +1,13 @@
 import Foundation
 import Testing
+
 @testable import TaskQueue
 
 @Suite struct DeadLetterTests {
     @Test func aDeadLetterEmbedsThePayloadAndRoundTrips() throws {
-        let letter = DeadLetter(taskID: UUID(), type: "email", priority: .high, attempts: 3, lastError: "smtp down",
-                                failedAt: Date(timeIntervalSince1970: 1_800_000_000.25), payload: #"{"to":"a@b.c"}"#)
+        let letter = DeadLetter(
+            taskID: UUID(), type: "email", priority: .high, attempts: 3, lastError: "smtp down",
+            failedAt: Date(timeIntervalSince1970: 1_800_000_000.25), payload: #"{"to":"a@b.c"}"#)
         let data = try letter.encoded()
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(object["task_id"] as? String == letter.taskID.uuidString.lowercased())

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import TaskQueue
 
 @Suite struct EnvironmentReaderTests {
@@ -32,9 +33,10 @@ import Testing
         #expect(throws: EnvironmentReader.InvalidSetting.self) {
             try TaskQueueConfiguration.fromEnvironment(EnvironmentReader([:]), connectionName: "x")
         }
-        let config = try TaskQueueConfiguration.fromEnvironment(EnvironmentReader([
-            "DATABASE_URL": "postgres://u@h/db", "NATS_URL": "nats://a:4222, nats://b:4222", "NATS_STREAM_NAME": "JOBS",
-        ]), connectionName: "x")
+        let config = try TaskQueueConfiguration.fromEnvironment(
+            EnvironmentReader([
+                "DATABASE_URL": "postgres://u@h/db", "NATS_URL": "nats://a:4222, nats://b:4222", "NATS_STREAM_NAME": "JOBS",
+            ]), connectionName: "x")
         #expect(config.nats.urls == ["nats://a:4222", "nats://b:4222"])
         #expect(config.streamName == "JOBS")
         #expect(config.deadLetterStreamName == "JOBS_DLQ")

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
+
 @testable import TaskQueue
 
 @Suite struct FinishBatcherTests {
@@ -12,12 +13,13 @@ import Testing
     @Test func outcomesArrivingDuringAWriteShareTheNextOne() async throws {
         let batches = Mutex<[Int]>([])
         let gate = Signal()
-        let batcher = FinishBatcher(write: { outcomes in
-            batches.withLock { $0.append(outcomes.count) }
-            // The first write is slow, so the next submissions queue up behind it.
-            if batches.withLock({ $0.count }) == 1 { await gate.wait() }
-            return Set(outcomes.map(\.taskID))
-        }, logger: Logger(label: "test"), giveUp: Signal())
+        let batcher = FinishBatcher(
+            write: { outcomes in
+                batches.withLock { $0.append(outcomes.count) }
+                // The first write is slow, so the next submissions queue up behind it.
+                if batches.withLock({ $0.count }) == 1 { await gate.wait() }
+                return Set(outcomes.map(\.taskID))
+            }, logger: Logger(label: "test"), giveUp: Signal())
         let writer = Task { await batcher.run() }
         let first = Task { await batcher.submit(outcome()) }
         while batches.withLock({ $0.isEmpty }) { await Task.yield() }
@@ -33,8 +35,9 @@ import Testing
 
     @Test func aStaleAttemptIsReportedAsNotRecorded() async throws {
         let stale = UUID()
-        let batcher = FinishBatcher(write: { outcomes in Set(outcomes.map(\.taskID)).subtracting([stale]) },
-                                    logger: Logger(label: "test"), giveUp: Signal())
+        let batcher = FinishBatcher(
+            write: { outcomes in Set(outcomes.map(\.taskID)).subtracting([stale]) },
+            logger: Logger(label: "test"), giveUp: Signal())
         let writer = Task { await batcher.run() }
         #expect(try await batcher.submit(outcome(stale)).get() == false)
         #expect(try await batcher.submit(outcome()).get() == true)
@@ -46,11 +49,15 @@ import Testing
 
     @Test func aFailedWriteIsRetriedUntilItSucceedsOrTheWorkerGivesUp() async throws {
         let calls = Mutex(0)
-        let batcher = FinishBatcher(write: { outcomes in
-            let call = calls.withLock { $0 += 1; return $0 }
-            if call < 3 { throw Down() }
-            return Set(outcomes.map(\.taskID))
-        }, logger: Logger(label: "test"), giveUp: Signal())
+        let batcher = FinishBatcher(
+            write: { outcomes in
+                let call = calls.withLock {
+                    $0 += 1
+                    return $0
+                }
+                if call < 3 { throw Down() }
+                return Set(outcomes.map(\.taskID))
+            }, logger: Logger(label: "test"), giveUp: Signal())
         let writer = Task { await batcher.run() }
         #expect(try await batcher.submit(outcome()).get())
         #expect(calls.withLock { $0 } == 3)

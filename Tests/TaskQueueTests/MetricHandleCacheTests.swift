@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+
 @testable import TaskQueue
 
 @Suite struct MetricHandleCacheTests {
@@ -11,10 +12,12 @@ import Testing
 
     @Test func aLabelSetGetsOneHandleMadeOnce() {
         let made = Mutex(0)
-        let cache = MetricHandleCache<String, Handle>(limit: 4, overflow: { _ in "_other" }) { label in
-            made.withLock { $0 += 1 }
-            return Handle(label)
-        }
+        let cache = MetricHandleCache<String, Handle>(
+            limit: 4, overflow: { _ in "_other" },
+            make: { label in
+                made.withLock { $0 += 1 }
+                return Handle(label)
+            })
         let first = cache["email"]
         #expect(cache["email"] === first)
         #expect(cache["resize"] !== first)
@@ -22,7 +25,7 @@ import Testing
     }
 
     @Test func labelSetsPastTheLimitShareTheOverflowHandle() {
-        let cache = MetricHandleCache<String, Handle>(limit: 2, overflow: { _ in "_other" }) { Handle($0) }
+        let cache = MetricHandleCache<String, Handle>(limit: 2, overflow: { _ in "_other" }, make: { Handle($0) })
         #expect(cache["a"].label == "a")
         #expect(cache["b"].label == "b")
         let overflow = cache["c"]

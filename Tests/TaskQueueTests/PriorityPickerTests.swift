@@ -1,4 +1,5 @@
 import Testing
+
 @testable import TaskQueue
 
 @Suite struct PriorityPickerTests {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import TaskQueue
 
 @Suite struct RetryStrategyTests {
@@ -70,10 +71,12 @@ import Testing
     }
 
     @Test func theHandlersRetryAfterWinsOverTheStrategyButNotOverTheBudget() {
-        #expect(decide(.failure(RetryAfter(.seconds(30), "rate limited")), .noRetry)
-            == AttemptDecision(status: .retrying, error: "rate limited", retryDelay: .seconds(30)))
-        #expect(decide(.failure(RetryAfter(.seconds(30), "rate limited")), attempt: 3)
-            == AttemptDecision(status: .failed, error: "attempts exhausted (3 of 3): rate limited"))
+        #expect(
+            decide(.failure(RetryAfter(.seconds(30), "rate limited")), .noRetry)
+                == AttemptDecision(status: .retrying, error: "rate limited", retryDelay: .seconds(30)))
+        #expect(
+            decide(.failure(RetryAfter(.seconds(30), "rate limited")), attempt: 3)
+                == AttemptDecision(status: .failed, error: "attempts exhausted (3 of 3): rate limited"))
     }
 
     @Test func theStrategyMayGiveUpEarly() {

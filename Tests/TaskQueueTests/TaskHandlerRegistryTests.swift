@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+
 @testable import TaskQueue
 
 @Suite struct TaskHandlerRegistryTests {
@@ -35,8 +36,9 @@ import Testing
         var workerLogger = Logger(label: "test")
         workerLogger[metadataKey: LogKey.workerID] = "w-1"
         let id = UUID()
-        let context = TaskContext(taskID: id, type: "email", priority: .high, attempt: 3, attemptInRun: 2, maxAttempts: 5,
-                                  workerID: "w-1", logger: workerLogger)
+        let context = TaskContext(
+            taskID: id, type: "email", priority: .high, attempt: 3, attemptInRun: 2, maxAttempts: 5,
+            workerID: "w-1", logger: workerLogger)
         #expect(context.attempt == 3)
         #expect(context.attemptInRun == 2)
         #expect(!context.isLastAttempt)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TaskQueue
 
 @Suite struct TaskIDTests {
@@ -49,14 +50,18 @@ import Testing
     }
 
     @Test func textFormMatchesFoundationAndParsesBack() {
-        for id in [UUID.timeOrdered(), UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
-                   UUID(uuid: (255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255))] + (0..<200).map({ _ in UUID() }) {
+        for id in [
+            UUID.timeOrdered(), UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+            UUID(uuid: (255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255)),
+        ] + (0..<200).map({ _ in UUID() }) {
             #expect(id.lowercasedText == id.uuidString.lowercased())
             #expect(UUID(canonicalText: id.lowercasedText) == id)
             #expect(UUID(canonicalText: id.uuidString) == id)
         }
-        let bad = ["", "not-a-uuid", "01a2085d-a87b-77fb-8e53-11638f6e2e8", "01a2085d-a87b-77fb-8e53-11638f6e2e844",
-                   "01a2085da87b-77fb-8e53-11638f6e2e84-", "01a2085d-a87b-77fb-8e53-11638f6e2e8g", "{01a2085d-a87b-77fb-8e53-11638f6e2e84}"]
+        let bad = [
+            "", "not-a-uuid", "01a2085d-a87b-77fb-8e53-11638f6e2e8", "01a2085d-a87b-77fb-8e53-11638f6e2e844",
+            "01a2085da87b-77fb-8e53-11638f6e2e84-", "01a2085d-a87b-77fb-8e53-11638f6e2e8g", "{01a2085d-a87b-77fb-8e53-11638f6e2e84}",
+        ]
         for text in bad { #expect(UUID(canonicalText: text) == nil, "\(text)") }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TaskQueue
 
 @Suite struct ValueCodingTests {
@@ -30,9 +31,12 @@ import Testing
             (2024, 12, 31, 23, 59, 60), (2030, 2, 31, 1, 2, 3), (1969, 12, 31, 23, 59, 59), (1601, 1, 1, 0, 0, 0),
         ]
         for _ in 0..<2000 {
-            samples.append((Int.random(in: 1600...2400, using: &generator), Int.random(in: 1...12, using: &generator),
-                            Int.random(in: 1...31, using: &generator), Int.random(in: 0...23, using: &generator),
-                            Int.random(in: 0...59, using: &generator), Int.random(in: 0...60, using: &generator)))
+            samples.append(
+                (
+                    Int.random(in: 1600...2400, using: &generator), Int.random(in: 1...12, using: &generator),
+                    Int.random(in: 1...31, using: &generator), Int.random(in: 0...23, using: &generator),
+                    Int.random(in: 0...59, using: &generator), Int.random(in: 0...60, using: &generator)
+                ))
         }
         for (year, month, day, hour, minute, second) in samples {
             var parts = tm()

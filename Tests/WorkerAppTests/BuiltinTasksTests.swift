@@ -1,9 +1,11 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import Testing
+
 @testable import TaskQueue
 @testable import WorkerApp
 
@@ -22,18 +24,22 @@ struct BuiltinTasksTests {
         router.put("/echo") { request, _ -> Response in
             let body = try await request.body.collect(upTo: 1 << 16)
             let json = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
-            let matches = request.headers[HTTPField.Name("X-Test")!] == "yes" && json?["n"] as? Int == 7
+            let matches =
+                request.headers[HTTPField.Name("X-Test")!] == "yes" && json?["n"] as? Int == 7
                 && request.headers[.contentType] == "application/json"
             return Response(status: matches ? .ok : .badRequest)
         }
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     }
 
-    static let context = TaskContext(taskID: UUID(), type: "webhook", priority: .normal, attempt: 1, maxAttempts: 3,
-                                     workerID: "test", logger: Logger(label: "webhook-test"))
+    static let context = TaskContext(
+        taskID: UUID(), type: "webhook", priority: .normal, attempt: 1, maxAttempts: 3,
+        workerID: "test", logger: Logger(label: "webhook-test"))
 
-    func call(_ url: String, method: String? = nil, headers: [String: String]? = nil, body: JSONValue? = nil,
-              client: HTTPClient, timeout: Duration = .seconds(5)) async throws {
+    func call(
+        _ url: String, method: String? = nil, headers: [String: String]? = nil, body: JSONValue? = nil,
+        client: HTTPClient, timeout: Duration = .seconds(5)
+    ) async throws {
         try await BuiltinTasks.webhook(
             BuiltinTasks.WebhookPayload(url: url, method: method, headers: headers, body: body),
             client: client, timeout: timeout, context: Self.context
@@ -81,5 +87,3 @@ struct BuiltinTasksTests {
         try await client.shutdown()
     }
 }
-
-import HTTPTypes

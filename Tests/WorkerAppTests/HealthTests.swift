@@ -2,8 +2,9 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Prometheus
-import Testing
 import TaskQueue
+import Testing
+
 @testable import WorkerApp
 
 /// The worker's `/health` answers in the shape of the API's `/api/v1/ready`.

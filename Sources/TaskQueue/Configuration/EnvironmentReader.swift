@@ -103,8 +103,9 @@ extension TaskQueueConfiguration {
         guard let databaseURL = env.string("DATABASE_URL") else {
             throw EnvironmentReader.InvalidSetting(variable: "DATABASE_URL", problem: "is not set (e.g. postgres://user@127.0.0.1:5432/taskflow)")
         }
-        var nats = NATSConfiguration(url: env.string("NATS_URL", default: "nats://127.0.0.1:4222"),
-                                     connectionName: env.string("NATS_NAME", default: connectionName))
+        var nats = NATSConfiguration(
+            url: env.string("NATS_URL", default: "nats://127.0.0.1:4222"),
+            connectionName: env.string("NATS_NAME", default: connectionName))
         guard !nats.urls.isEmpty else { throw EnvironmentReader.InvalidSetting(variable: "NATS_URL", problem: "has no URL") }
         for url in nats.urls where URL(string: url)?.host == nil {
             throw EnvironmentReader.InvalidSetting(variable: "NATS_URL", problem: "\"\(url)\" is not a nats://host:port URL")
@@ -125,7 +126,8 @@ extension TaskQueueConfiguration {
         }
         let prefix = env.string("NATS_SUBJECT_PREFIX", default: "tasks")
         guard !prefix.isEmpty, prefix.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }),
-              !prefix.hasPrefix("."), !prefix.hasSuffix(".") else {
+            !prefix.hasPrefix("."), !prefix.hasSuffix(".")
+        else {
             throw EnvironmentReader.InvalidSetting(variable: "NATS_SUBJECT_PREFIX", problem: "must be a subject token such as tasks")
         }
         return TaskQueueConfiguration(

@@ -7,198 +7,198 @@ extension Migrator {
         Migration(
             version: 1, name: "create_tasks",
             up: ##"""
--- Tasks: PostgreSQL is the source of truth for every task; JetStream only carries ids.
-CREATE TABLE tasks (
-    id               uuid        PRIMARY KEY,
-    type             text        NOT NULL CHECK (length(type) BETWEEN 1 AND 128),
-    payload          jsonb       NOT NULL DEFAULT 'null'::jsonb,
-    priority         text        NOT NULL DEFAULT 'normal' CHECK (priority IN ('high', 'normal', 'low')),
-    status           text        NOT NULL CHECK (status IN ('scheduled', 'queued', 'running', 'retrying', 'completed', 'failed', 'cancelled')),
-    attempts         integer     NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    max_attempts     integer     NOT NULL CHECK (max_attempts BETWEEN 1 AND 100),
-    -- Attempts made before the current run: a replay grants max_attempts afresh while attempt
-    -- numbers keep counting up, so every execution row keeps its own number.
-    attempt_base     integer     NOT NULL DEFAULT 0,
-    run_at           timestamptz NOT NULL DEFAULT now(),
-    idempotency_key  text        UNIQUE,
-    last_error       text,
-    lease_owner      text,
-    lease_expires_at timestamptz,
-    -- Publish bookkeeping: generation names the message (Nats-Msg-Id "<id>:<generation>"),
-    -- published_at/published_seq say which copy the stream holds, so the reconciler can tell a
-    -- backlog that is still in the stream from a message that was lost.
-    publish_generation integer   NOT NULL DEFAULT 0,
-    published_at     timestamptz,
-    published_seq    bigint,
-    dead_lettered_at timestamptz,
-    -- When the reconciler last found this task's message still in the stream.
-    verified_at      timestamptz,
-    version          bigint      NOT NULL DEFAULT 0,
-    created_at       timestamptz NOT NULL DEFAULT now(),
-    updated_at       timestamptz NOT NULL DEFAULT now(),
-    started_at       timestamptz,
-    finished_at      timestamptz
-);
+                -- Tasks: PostgreSQL is the source of truth for every task; JetStream only carries ids.
+                CREATE TABLE tasks (
+                    id               uuid        PRIMARY KEY,
+                    type             text        NOT NULL CHECK (length(type) BETWEEN 1 AND 128),
+                    payload          jsonb       NOT NULL DEFAULT 'null'::jsonb,
+                    priority         text        NOT NULL DEFAULT 'normal' CHECK (priority IN ('high', 'normal', 'low')),
+                    status           text        NOT NULL CHECK (status IN ('scheduled', 'queued', 'running', 'retrying', 'completed', 'failed', 'cancelled')),
+                    attempts         integer     NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+                    max_attempts     integer     NOT NULL CHECK (max_attempts BETWEEN 1 AND 100),
+                    -- Attempts made before the current run: a replay grants max_attempts afresh while attempt
+                    -- numbers keep counting up, so every execution row keeps its own number.
+                    attempt_base     integer     NOT NULL DEFAULT 0,
+                    run_at           timestamptz NOT NULL DEFAULT now(),
+                    idempotency_key  text        UNIQUE,
+                    last_error       text,
+                    lease_owner      text,
+                    lease_expires_at timestamptz,
+                    -- Publish bookkeeping: generation names the message (Nats-Msg-Id "<id>:<generation>"),
+                    -- published_at/published_seq say which copy the stream holds, so the reconciler can tell a
+                    -- backlog that is still in the stream from a message that was lost.
+                    publish_generation integer   NOT NULL DEFAULT 0,
+                    published_at     timestamptz,
+                    published_seq    bigint,
+                    dead_lettered_at timestamptz,
+                    -- When the reconciler last found this task's message still in the stream.
+                    verified_at      timestamptz,
+                    version          bigint      NOT NULL DEFAULT 0,
+                    created_at       timestamptz NOT NULL DEFAULT now(),
+                    updated_at       timestamptz NOT NULL DEFAULT now(),
+                    started_at       timestamptz,
+                    finished_at      timestamptz
+                );
 
--- Listing newest first with cursor pagination, optionally by status/type/priority.
-CREATE INDEX tasks_created_idx ON tasks (created_at DESC, id DESC);
-CREATE INDEX tasks_status_created_idx ON tasks (status, created_at DESC, id DESC);
-CREATE INDEX tasks_type_created_idx ON tasks (type, created_at DESC, id DESC);
--- Reconciler scans: only the rows still in flight are indexed.
-CREATE INDEX tasks_unpublished_idx ON tasks (created_at) WHERE published_at IS NULL AND status IN ('queued', 'retrying');
-CREATE INDEX tasks_scheduled_idx ON tasks (run_at) WHERE status = 'scheduled';
-CREATE INDEX tasks_inflight_idx ON tasks (updated_at) WHERE status IN ('queued', 'running', 'retrying');
-CREATE INDEX tasks_dead_letter_idx ON tasks (finished_at) WHERE status = 'failed' AND dead_lettered_at IS NULL;
+                -- Listing newest first with cursor pagination, optionally by status/type/priority.
+                CREATE INDEX tasks_created_idx ON tasks (created_at DESC, id DESC);
+                CREATE INDEX tasks_status_created_idx ON tasks (status, created_at DESC, id DESC);
+                CREATE INDEX tasks_type_created_idx ON tasks (type, created_at DESC, id DESC);
+                -- Reconciler scans: only the rows still in flight are indexed.
+                CREATE INDEX tasks_unpublished_idx ON tasks (created_at) WHERE published_at IS NULL AND status IN ('queued', 'retrying');
+                CREATE INDEX tasks_scheduled_idx ON tasks (run_at) WHERE status = 'scheduled';
+                CREATE INDEX tasks_inflight_idx ON tasks (updated_at) WHERE status IN ('queued', 'running', 'retrying');
+                CREATE INDEX tasks_dead_letter_idx ON tasks (finished_at) WHERE status = 'failed' AND dead_lettered_at IS NULL;
 
--- Every attempt, in order; attempt numbers are unique per task.
-CREATE TABLE task_executions (
-    id          bigserial   PRIMARY KEY,
-    task_id     uuid        NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
-    attempt     integer     NOT NULL CHECK (attempt >= 1),
-    status      text        NOT NULL CHECK (status IN ('started', 'succeeded', 'failed')),
-    error       text,
-    worker_id   text        NOT NULL,
-    started_at  timestamptz NOT NULL DEFAULT now(),
-    finished_at timestamptz,
-    duration_ms double precision,
-    UNIQUE (task_id, attempt)
-);
-CREATE INDEX task_executions_finished_idx ON task_executions (finished_at) WHERE finished_at IS NOT NULL;
+                -- Every attempt, in order; attempt numbers are unique per task.
+                CREATE TABLE task_executions (
+                    id          bigserial   PRIMARY KEY,
+                    task_id     uuid        NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+                    attempt     integer     NOT NULL CHECK (attempt >= 1),
+                    status      text        NOT NULL CHECK (status IN ('started', 'succeeded', 'failed')),
+                    error       text,
+                    worker_id   text        NOT NULL,
+                    started_at  timestamptz NOT NULL DEFAULT now(),
+                    finished_at timestamptz,
+                    duration_ms double precision,
+                    UNIQUE (task_id, attempt)
+                );
+                CREATE INDEX task_executions_finished_idx ON task_executions (finished_at) WHERE finished_at IS NOT NULL;
 
-"""##,
+                """##,
             down: ##"""
-DROP TABLE IF EXISTS task_executions;
-DROP TABLE IF EXISTS tasks;
+                DROP TABLE IF EXISTS task_executions;
+                DROP TABLE IF EXISTS tasks;
 
-"""##
+                """##
         ),
         Migration(
             version: 2, name: "lighter_indexes",
             up: ##"""
--- Every status change writes a new tuple version into every index, so each index costs several
--- entries per task. Keep only what queries need (measured: index upkeep dominated claim and finish).
-DROP INDEX IF EXISTS tasks_type_created_idx;      -- listing by type filters the created_at order instead
-DROP INDEX IF EXISTS tasks_inflight_idx;          -- the reconciler's lost-message scan is infrequent
-DROP INDEX IF EXISTS task_executions_finished_idx; -- no query used it
--- Most tasks have no idempotency key: index only those that do.
-ALTER TABLE tasks DROP CONSTRAINT IF EXISTS tasks_idempotency_key_key;
-CREATE UNIQUE INDEX tasks_idempotency_key_idx ON tasks (idempotency_key) WHERE idempotency_key IS NOT NULL;
--- Room on each page lets lease renewals and execution updates stay on the page (HOT updates).
-ALTER TABLE tasks SET (fillfactor = 85);
-ALTER TABLE task_executions SET (fillfactor = 85);
+                -- Every status change writes a new tuple version into every index, so each index costs several
+                -- entries per task. Keep only what queries need (measured: index upkeep dominated claim and finish).
+                DROP INDEX IF EXISTS tasks_type_created_idx;      -- listing by type filters the created_at order instead
+                DROP INDEX IF EXISTS tasks_inflight_idx;          -- the reconciler's lost-message scan is infrequent
+                DROP INDEX IF EXISTS task_executions_finished_idx; -- no query used it
+                -- Most tasks have no idempotency key: index only those that do.
+                ALTER TABLE tasks DROP CONSTRAINT IF EXISTS tasks_idempotency_key_key;
+                CREATE UNIQUE INDEX tasks_idempotency_key_idx ON tasks (idempotency_key) WHERE idempotency_key IS NOT NULL;
+                -- Room on each page lets lease renewals and execution updates stay on the page (HOT updates).
+                ALTER TABLE tasks SET (fillfactor = 85);
+                ALTER TABLE task_executions SET (fillfactor = 85);
 
-"""##,
+                """##,
             down: ##"""
-ALTER TABLE task_executions RESET (fillfactor);
-ALTER TABLE tasks RESET (fillfactor);
-DROP INDEX IF EXISTS tasks_idempotency_key_idx;
-ALTER TABLE tasks ADD CONSTRAINT tasks_idempotency_key_key UNIQUE (idempotency_key);
-CREATE INDEX task_executions_finished_idx ON task_executions (finished_at) WHERE finished_at IS NOT NULL;
-CREATE INDEX tasks_inflight_idx ON tasks (updated_at) WHERE status IN ('queued', 'running', 'retrying');
-CREATE INDEX tasks_type_created_idx ON tasks (type, created_at DESC, id DESC);
+                ALTER TABLE task_executions RESET (fillfactor);
+                ALTER TABLE tasks RESET (fillfactor);
+                DROP INDEX IF EXISTS tasks_idempotency_key_idx;
+                ALTER TABLE tasks ADD CONSTRAINT tasks_idempotency_key_key UNIQUE (idempotency_key);
+                CREATE INDEX task_executions_finished_idx ON task_executions (finished_at) WHERE finished_at IS NOT NULL;
+                CREATE INDEX tasks_inflight_idx ON tasks (updated_at) WHERE status IN ('queued', 'running', 'retrying');
+                CREATE INDEX tasks_type_created_idx ON tasks (type, created_at DESC, id DESC);
 
-"""##
+                """##
         ),
         Migration(
             version: 3, name: "publish_failures",
             up: ##"""
--- Enqueue no longer writes every publish back to its row (a claim or the reconciler records the
--- message), so "no publish recorded" alone cannot tell a backlog from a task the stream never
--- took. An enqueuer that saw its publish fail says so here, and the reconciler publishes such
--- tasks after a short grace instead of the longer confirmation wait.
-ALTER TABLE tasks ADD COLUMN publish_failed_at timestamptz;
--- The reconciler finds flagged tasks here; unflagged ones by age on tasks_unpublished_idx.
-CREATE INDEX tasks_publish_failed_idx ON tasks (updated_at)
-    WHERE publish_failed_at IS NOT NULL AND published_at IS NULL AND status IN ('queued', 'retrying');
+                -- Enqueue no longer writes every publish back to its row (a claim or the reconciler records the
+                -- message), so "no publish recorded" alone cannot tell a backlog from a task the stream never
+                -- took. An enqueuer that saw its publish fail says so here, and the reconciler publishes such
+                -- tasks after a short grace instead of the longer confirmation wait.
+                ALTER TABLE tasks ADD COLUMN publish_failed_at timestamptz;
+                -- The reconciler finds flagged tasks here; unflagged ones by age on tasks_unpublished_idx.
+                CREATE INDEX tasks_publish_failed_idx ON tasks (updated_at)
+                    WHERE publish_failed_at IS NOT NULL AND published_at IS NULL AND status IN ('queued', 'retrying');
 
-"""##,
+                """##,
             down: ##"""
-DROP INDEX IF EXISTS tasks_publish_failed_idx;
-ALTER TABLE tasks DROP COLUMN IF EXISTS publish_failed_at;
+                DROP INDEX IF EXISTS tasks_publish_failed_idx;
+                ALTER TABLE tasks DROP COLUMN IF EXISTS publish_failed_at;
 
-"""##
+                """##
         ),
         Migration(
             version: 4, name: "execution_key",
             up: ##"""
--- An execution is named by its task and attempt; the surrogate bigserial key was one more index
--- entry per attempt that no query used. More free room per page keeps the finish update of an
--- attempt on its page (a HOT update, no index entries): 85% left about half of them non-HOT.
--- Rebuilding the key index locks task_executions while it runs (seconds per million rows).
-ALTER TABLE task_executions DROP CONSTRAINT task_executions_pkey;
-ALTER TABLE task_executions DROP COLUMN id;
-ALTER TABLE task_executions
-    DROP CONSTRAINT task_executions_task_id_attempt_key,
-    ADD CONSTRAINT task_executions_pkey PRIMARY KEY (task_id, attempt);
-ALTER TABLE task_executions SET (fillfactor = 70);
+                -- An execution is named by its task and attempt; the surrogate bigserial key was one more index
+                -- entry per attempt that no query used. More free room per page keeps the finish update of an
+                -- attempt on its page (a HOT update, no index entries): 85% left about half of them non-HOT.
+                -- Rebuilding the key index locks task_executions while it runs (seconds per million rows).
+                ALTER TABLE task_executions DROP CONSTRAINT task_executions_pkey;
+                ALTER TABLE task_executions DROP COLUMN id;
+                ALTER TABLE task_executions
+                    DROP CONSTRAINT task_executions_task_id_attempt_key,
+                    ADD CONSTRAINT task_executions_pkey PRIMARY KEY (task_id, attempt);
+                ALTER TABLE task_executions SET (fillfactor = 70);
 
-"""##,
+                """##,
             down: ##"""
-ALTER TABLE task_executions SET (fillfactor = 85);
-ALTER TABLE task_executions
-    DROP CONSTRAINT task_executions_pkey,
-    ADD CONSTRAINT task_executions_task_id_attempt_key UNIQUE (task_id, attempt);
-ALTER TABLE task_executions ADD COLUMN id bigserial PRIMARY KEY;
+                ALTER TABLE task_executions SET (fillfactor = 85);
+                ALTER TABLE task_executions
+                    DROP CONSTRAINT task_executions_pkey,
+                    ADD CONSTRAINT task_executions_task_id_attempt_key UNIQUE (task_id, attempt);
+                ALTER TABLE task_executions ADD COLUMN id bigserial PRIMARY KEY;
 
-"""##
+                """##
         ),
         Migration(
             version: 5, name: "id_ordered_listing",
             up: ##"""
--- Every change of a task's status writes a new row version into every index of `tasks` (an index
--- that mentions status rules out HOT updates), so each index costs an entry at enqueue, at claim
--- and at finish. This keeps two where there were three, and most finishes touch only the key.
---
--- Task ids are time-ordered (UUIDv7 made by the enqueuing process), so the primary key already
--- lists tasks newest first: the created_at index goes. Tasks created before ids were time-ordered
--- (random UUIDs) list among themselves in id order.
-DROP INDEX IF EXISTS tasks_created_idx;
--- Listing by status: completed tasks, most of the table, are left out (a listing of completed
--- tasks walks the primary key, where nearly every row matches), so a finish adds no entry here.
-DROP INDEX IF EXISTS tasks_status_created_idx;
-CREATE INDEX tasks_status_idx ON tasks (status, id DESC) WHERE status <> 'completed';
--- The execution row of an attempt is inserted only by the claim that updated (and locked) its
--- task in the same statement, and tasks are never deleted; the foreign key's per-row check (a
--- lookup and a key-share lock of the task row) cost a quarter of the claim's time.
-ALTER TABLE task_executions DROP CONSTRAINT IF EXISTS task_executions_task_id_fkey;
+                -- Every change of a task's status writes a new row version into every index of `tasks` (an index
+                -- that mentions status rules out HOT updates), so each index costs an entry at enqueue, at claim
+                -- and at finish. This keeps two where there were three, and most finishes touch only the key.
+                --
+                -- Task ids are time-ordered (UUIDv7 made by the enqueuing process), so the primary key already
+                -- lists tasks newest first: the created_at index goes. Tasks created before ids were time-ordered
+                -- (random UUIDs) list among themselves in id order.
+                DROP INDEX IF EXISTS tasks_created_idx;
+                -- Listing by status: completed tasks, most of the table, are left out (a listing of completed
+                -- tasks walks the primary key, where nearly every row matches), so a finish adds no entry here.
+                DROP INDEX IF EXISTS tasks_status_created_idx;
+                CREATE INDEX tasks_status_idx ON tasks (status, id DESC) WHERE status <> 'completed';
+                -- The execution row of an attempt is inserted only by the claim that updated (and locked) its
+                -- task in the same statement, and tasks are never deleted; the foreign key's per-row check (a
+                -- lookup and a key-share lock of the task row) cost a quarter of the claim's time.
+                ALTER TABLE task_executions DROP CONSTRAINT IF EXISTS task_executions_task_id_fkey;
 
-"""##,
+                """##,
             down: ##"""
-ALTER TABLE task_executions
-    ADD CONSTRAINT task_executions_task_id_fkey FOREIGN KEY (task_id) REFERENCES tasks (id) ON DELETE CASCADE;
-DROP INDEX IF EXISTS tasks_status_idx;
-CREATE INDEX tasks_created_idx ON tasks (created_at DESC, id DESC);
-CREATE INDEX tasks_status_created_idx ON tasks (status, created_at DESC, id DESC);
+                ALTER TABLE task_executions
+                    ADD CONSTRAINT task_executions_task_id_fkey FOREIGN KEY (task_id) REFERENCES tasks (id) ON DELETE CASCADE;
+                DROP INDEX IF EXISTS tasks_status_idx;
+                CREATE INDEX tasks_created_idx ON tasks (created_at DESC, id DESC);
+                CREATE INDEX tasks_status_created_idx ON tasks (status, created_at DESC, id DESC);
 
-"""##
+                """##
         ),
         Migration(
             version: 6, name: "execution_written_once",
             up: ##"""
--- An attempt's execution row is written once, whole, when the attempt ends (by its finish, or by
--- the claim that takes over its expired lease) instead of inserted at the claim and updated at the
--- finish: one row write per attempt instead of two. The claim already updates the task row, so it
--- records there when the attempt started; reads show the running attempt from the task row.
---
--- Attempts claimed before this migration keep their open row, and whichever code finishes them
--- closes it. Upgrade note: a worker of the earlier code that takes over an expired lease of an
--- attempt started by this code finds no open row to close, so stop the earlier workers before
--- starting these (a rolling restart loses nothing else).
-ALTER TABLE tasks ADD COLUMN attempt_started_at timestamptz;
--- Execution rows are no longer updated in place, so they need no free room on their pages.
-ALTER TABLE task_executions RESET (fillfactor);
+                -- An attempt's execution row is written once, whole, when the attempt ends (by its finish, or by
+                -- the claim that takes over its expired lease) instead of inserted at the claim and updated at the
+                -- finish: one row write per attempt instead of two. The claim already updates the task row, so it
+                -- records there when the attempt started; reads show the running attempt from the task row.
+                --
+                -- Attempts claimed before this migration keep their open row, and whichever code finishes them
+                -- closes it. Upgrade note: a worker of the earlier code that takes over an expired lease of an
+                -- attempt started by this code finds no open row to close, so stop the earlier workers before
+                -- starting these (a rolling restart loses nothing else).
+                ALTER TABLE tasks ADD COLUMN attempt_started_at timestamptz;
+                -- Execution rows are no longer updated in place, so they need no free room on their pages.
+                ALTER TABLE task_executions RESET (fillfactor);
 
-"""##,
+                """##,
             down: ##"""
--- The earlier code expects every running attempt to have an open execution row to close.
-INSERT INTO task_executions (task_id, attempt, status, worker_id, started_at)
-SELECT id, attempts, 'started', lease_owner, coalesce(attempt_started_at, now())
-FROM tasks WHERE status = 'running' AND lease_owner IS NOT NULL
-ON CONFLICT (task_id, attempt) DO NOTHING;
-ALTER TABLE task_executions SET (fillfactor = 70);
-ALTER TABLE tasks DROP COLUMN IF EXISTS attempt_started_at;
+                -- The earlier code expects every running attempt to have an open execution row to close.
+                INSERT INTO task_executions (task_id, attempt, status, worker_id, started_at)
+                SELECT id, attempts, 'started', lease_owner, coalesce(attempt_started_at, now())
+                FROM tasks WHERE status = 'running' AND lease_owner IS NOT NULL
+                ON CONFLICT (task_id, attempt) DO NOTHING;
+                ALTER TABLE task_executions SET (fillfactor = 70);
+                ALTER TABLE tasks DROP COLUMN IF EXISTS attempt_started_at;
 
-"""##
+                """##
         ),
     ]
 }

@@ -64,7 +64,8 @@ enum Migrator {
                 // An identifier cannot be a parameter; the name was checked against [a-z_][a-z0-9_]* above.
                 try session.execute("CREATE SCHEMA IF NOT EXISTS \"\(schema)\"")
             }
-            try session.execute("""
+            try session.execute(
+                """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version integer PRIMARY KEY,
                     name text NOT NULL,
@@ -96,9 +97,11 @@ enum Migrator {
     }
 
     static func validateSchemaName(_ schema: String) throws {
-        let valid = !schema.isEmpty && schema.count <= 63 && schema.utf8.enumerated().allSatisfy { offset, byte in
-            (byte >= 97 && byte <= 122) || byte == 95 || (offset > 0 && byte >= 48 && byte <= 57)
-        }
+        let valid =
+            !schema.isEmpty && schema.count <= 63
+            && schema.utf8.enumerated().allSatisfy { offset, byte in
+                (byte >= 97 && byte <= 122) || byte == 95 || (offset > 0 && byte >= 48 && byte <= 57)
+            }
         guard valid else {
             throw TaskQueueError(.invalidArgument, "schema name \(schema) must match [a-z_][a-z0-9_]{0,62}")
         }

@@ -49,18 +49,19 @@ public struct DeadLetter: Sendable, Equatable {
     /// Decodes a dead letter read from the stream.
     public static func decode(_ data: [UInt8]) throws -> DeadLetter {
         guard let object = try JSONSerialization.jsonObject(with: Data(data)) as? [String: Any],
-              let id = (object["task_id"] as? String).flatMap(UUID.init(uuidString:)),
-              let type = object["type"] as? String,
-              let priority = (object["priority"] as? String).flatMap(TaskPriority.init(rawValue:)),
-              let attempts = object["attempts"] as? Int,
-              let failedText = object["failed_at"] as? String,
-              let failedAt = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(failedText)
+            let id = (object["task_id"] as? String).flatMap(UUID.init(uuidString:)),
+            let type = object["type"] as? String,
+            let priority = (object["priority"] as? String).flatMap(TaskPriority.init(rawValue:)),
+            let attempts = object["attempts"] as? Int,
+            let failedText = object["failed_at"] as? String,
+            let failedAt = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(failedText)
         else {
             throw TaskQueueError(.payloadCoding, "not a TaskFlow dead letter")
         }
         let payload = try JSONSerialization.data(withJSONObject: object["payload"] ?? NSNull(), options: [.fragmentsAllowed, .sortedKeys])
-        return DeadLetter(taskID: id, type: type, priority: priority, attempts: attempts, lastError: object["last_error"] as? String,
-                          failedAt: failedAt, payload: String(decoding: payload, as: UTF8.self))
+        return DeadLetter(
+            taskID: id, type: type, priority: priority, attempts: attempts, lastError: object["last_error"] as? String,
+            failedAt: failedAt, payload: String(decoding: payload, as: UTF8.self))
     }
 
     init(taskID: UUID, type: String, priority: TaskPriority, attempts: Int, lastError: String?, failedAt: Date, payload: String) {

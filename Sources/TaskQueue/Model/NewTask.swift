@@ -19,8 +19,10 @@ public struct NewTask: Sendable {
     public var idempotencyKey: String?
 
     /// A task with a raw JSON payload (validated before it is stored).
-    public init(type: String, payloadJSON: String = "{}", priority: TaskPriority = .normal, maxAttempts: Int? = nil,
-                runAt: Date? = nil, idempotencyKey: String? = nil) {
+    public init(
+        type: String, payloadJSON: String = "{}", priority: TaskPriority = .normal, maxAttempts: Int? = nil,
+        runAt: Date? = nil, idempotencyKey: String? = nil
+    ) {
         self.type = type
         self.payloadJSON = payloadJSON
         self.priority = priority
@@ -30,15 +32,18 @@ public struct NewTask: Sendable {
     }
 
     /// A task whose payload is any `Encodable` value.
-    public init<P: Encodable>(type: String, payload: P, priority: TaskPriority = .normal, maxAttempts: Int? = nil,
-                              runAt: Date? = nil, delay: Duration? = nil, idempotencyKey: String? = nil) throws {
+    public init<P: Encodable>(
+        type: String, payload: P, priority: TaskPriority = .normal, maxAttempts: Int? = nil,
+        runAt: Date? = nil, delay: Duration? = nil, idempotencyKey: String? = nil
+    ) throws {
         let data: Data
         do { data = try JSONEncoder().encode(payload) } catch {
             throw TaskQueueError(.payloadCoding, "cannot encode payload for \(type): \(error)")
         }
         let when = runAt ?? delay.map { Date().addingTimeInterval($0.seconds) }
-        self.init(type: type, payloadJSON: String(decoding: data, as: UTF8.self), priority: priority,
-                  maxAttempts: maxAttempts, runAt: when, idempotencyKey: idempotencyKey)
+        self.init(
+            type: type, payloadJSON: String(decoding: data, as: UTF8.self), priority: priority,
+            maxAttempts: maxAttempts, runAt: when, idempotencyKey: idempotencyKey)
     }
 
     /// The longest an idempotency key may be, in characters.
@@ -74,7 +79,8 @@ public struct NewTask: Sendable {
         return utf8.allSatisfy { byte in
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "-"): true
+                UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "-"):
+                true
             default: false
             }
         }

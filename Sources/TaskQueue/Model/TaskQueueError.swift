@@ -1,10 +1,12 @@
+import struct Foundation.UUID
+
 /// An error raised by TaskFlow, with an extensible code and the context needed to act on it.
 public struct TaskQueueError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure this is; new codes may be added without breaking callers.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let rawValue: String
         /// The code as text, such as `task_not_found`.
-    public var description: String { rawValue }
+        public var description: String { rawValue }
 
         /// PostgreSQL could not be reached or the connection broke.
         public static let databaseUnavailable = Code(rawValue: "database_unavailable")
@@ -60,5 +62,3 @@ public struct TaskQueueError: Error, Sendable, CustomStringConvertible {
         return text
     }
 }
-
-import struct Foundation.UUID

@@ -23,7 +23,7 @@ extension ConsumerSnapshot {
 }
 
 /// The consumer settings provisioning compares, copied out of nats.c.
-struct jsConsumerConfigCopy: Sendable {
+struct ConsumerConfigCopy: Sendable {
     var filterSubject: String
     var ackWait: Int64
     var maxAckPending: Int64

@@ -31,7 +31,8 @@ package final class JetStreamInspector: Sendable {
         var sequence = info.lastSequence
         while sequence >= info.firstSequence, sequence > 0, letters.count < limit {
             if let message = try await client.message(stream: stream, sequence: sequence),
-               let letter = try? DeadLetter.decode(message.data) {
+                let letter = try? DeadLetter.decode(message.data)
+            {
                 letters.append(letter)
             }
             sequence -= 1

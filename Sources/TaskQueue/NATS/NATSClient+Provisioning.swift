@@ -62,7 +62,8 @@ extension NATSClient {
                 )
             }
             let subjects = Set((0..<Int(config.SubjectsLen)).compactMap { config.Subjects[$0].map { String(cString: $0) } })
-            let same = subjects == Set(spec.subjects)
+            let same =
+                subjects == Set(spec.subjects)
                 && Int(config.Replicas) == spec.replicas
                 && config.Duplicates == spec.duplicateWindow.nanoseconds
                 && config.MaxAge == spec.maxAge.nanoseconds
@@ -72,16 +73,19 @@ extension NATSClient {
         try withStreamConfig(spec) { config in
             var info: UnsafeMutablePointer<jsStreamInfo>?
             var code = jsErrCode(0)
-            let result = outcome == .created
+            let result =
+                outcome == .created
                 ? js_AddStream(&info, js, config, nil, &code)
                 : js_UpdateStream(&info, js, config, nil, &code)
             if let info { jsStreamInfo_Destroy(info) }
             if result != NATS_OK {
                 let base = natsError(result, "\(outcome == .created ? "create" : "update") stream \(spec.name)", errorCode: code)
-                throw outcome == .created ? base : TaskQueueError(
-                    .incompatibleStream,
-                    "stream \(spec.name) differs from what TaskFlow needs and JetStream refused the change: \(base.message)"
-                )
+                throw outcome == .created
+                    ? base
+                    : TaskQueueError(
+                        .incompatibleStream,
+                        "stream \(spec.name) differs from what TaskFlow needs and JetStream refused the change: \(base.message)"
+                    )
             }
         }
         return outcome
@@ -91,7 +95,7 @@ extension NATSClient {
         var config = jsStreamConfig()
         jsStreamConfig_Init(&config)
         var subjects: [UnsafePointer<CChar>?] = spec.subjects.map { UnsafePointer(strdup($0)) }
-        defer { subjects.forEach { free(UnsafeMutablePointer(mutating: $0)) } }
+        defer { for subject in subjects { free(UnsafeMutablePointer(mutating: subject)) } }
         try spec.name.withCString { name in
             try subjects.withUnsafeMutableBufferPointer { subjectList in
                 config.Name = name
@@ -117,7 +121,8 @@ extension NATSClient {
                         + "JetStream cannot change that in place. Remove the consumer or choose another consumer name."
                 )
             }
-            let same = existing.filterSubject == spec.filterSubject
+            let same =
+                existing.filterSubject == spec.filterSubject
                 && existing.ackWait == spec.ackWait.nanoseconds
                 && existing.maxAckPending == Int64(spec.maxAckPending)
                 && existing.maxDeliver == -1
@@ -139,16 +144,19 @@ extension NATSClient {
                 config.MaxDeliver = -1
                 var info: UnsafeMutablePointer<jsConsumerInfo>?
                 var code = jsErrCode(0)
-                let result = outcome == .created
+                let result =
+                    outcome == .created
                     ? js_AddConsumer(&info, js, spec.stream, &config, nil, &code)
                     : js_UpdateConsumer(&info, js, spec.stream, &config, nil, &code)
                 if let info { jsConsumerInfo_Destroy(info) }
                 if result != NATS_OK {
                     let base = natsError(result, "\(outcome == .created ? "create" : "update") consumer \(spec.name)", errorCode: code)
-                    throw outcome == .created ? base : TaskQueueError(
-                        .incompatibleStream,
-                        "consumer \(spec.name) differs from what TaskFlow needs and JetStream refused the change: \(base.message)"
-                    )
+                    throw outcome == .created
+                        ? base
+                        : TaskQueueError(
+                            .incompatibleStream,
+                            "consumer \(spec.name) differs from what TaskFlow needs and JetStream refused the change: \(base.message)"
+                        )
                 }
             }
         }

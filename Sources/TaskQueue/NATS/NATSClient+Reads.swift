@@ -51,7 +51,7 @@ extension NATSClient {
     }
 
     /// The consumer's settings, or nil when it does not exist (provisioning compares them with its spec).
-    func consumerInfoBlocking(stream: String, name: String) throws -> jsConsumerConfigCopy? {
+    func consumerInfoBlocking(stream: String, name: String) throws -> ConsumerConfigCopy? {
         var info: UnsafeMutablePointer<jsConsumerInfo>?
         var errorCode = jsErrCode(0)
         let status = js_GetConsumerInfo(&info, jetStream, stream, name, nil, &errorCode)
@@ -60,7 +60,7 @@ extension NATSClient {
             throw natsError(status, "read consumer \(name)", errorCode: errorCode)
         }
         defer { jsConsumerInfo_Destroy(info) }
-        return jsConsumerConfigCopy(info.pointee.Config)
+        return ConsumerConfigCopy(info.pointee.Config)
     }
 
     /// Removes one message from a stream (what a broker crash does to an unsynced message).

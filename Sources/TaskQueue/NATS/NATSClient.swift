@@ -103,7 +103,7 @@ final class NATSClient: @unchecked Sendable {
 
     private static func apply(_ configuration: NATSConfiguration, to options: OpaquePointer?) throws {
         var servers = configuration.urls.map { strdup($0) }
-        defer { servers.forEach { free($0) } }
+        defer { for server in servers { free(server) } }
         let serverStatus = servers.withUnsafeMutableBufferPointer { buffer in
             buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { rebound in
                 natsOptions_SetServers(options, rebound.baseAddress, Int32(rebound.count))

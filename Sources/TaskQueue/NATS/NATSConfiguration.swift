@@ -1,3 +1,5 @@
+import Foundation
+
 /// How to reach NATS.
 public struct NATSConfiguration: Sendable {
     /// Server URLs (`nats://user:password@host:4222`, `nats://token@host:4222`, `tls://host:4222`).
@@ -52,5 +54,3 @@ public struct NATSConfiguration: Sendable {
         )
     }
 }
-
-import Foundation

@@ -14,9 +14,11 @@ func natsError(_ status: natsStatus, _ operation: String, errorCode: jsErrCode =
         let lastText = String(cString: last)
         if !lastText.isEmpty, lastText != text { detail = ": \(lastText)" }
     }
-    let connectionProblem = [NATS_CONNECTION_CLOSED, NATS_CONNECTION_DISCONNECTED, NATS_NO_SERVER,
-                             NATS_NOT_YET_CONNECTED, NATS_STALE_CONNECTION, NATS_TIMEOUT, NATS_NO_RESPONDERS]
-        .contains(status)
+    let connectionProblem = [
+        NATS_CONNECTION_CLOSED, NATS_CONNECTION_DISCONNECTED, NATS_NO_SERVER,
+        NATS_NOT_YET_CONNECTED, NATS_STALE_CONNECTION, NATS_TIMEOUT, NATS_NO_RESPONDERS,
+    ]
+    .contains(status)
     let code: TaskQueueError.Code = connectionProblem ? .natsUnavailable : .jetStreamError
     let jsCode = errorCode.rawValue != 0 ? " (JetStream error \(errorCode.rawValue))" : ""
     return TaskQueueError(code, "\(operation) failed: \(text)\(detail)\(jsCode)", underlyingStatus: text)

@@ -4,9 +4,10 @@ import CNATS
 extension StreamSnapshot {
     init(_ info: jsStreamInfo) {
         let config = info.Config?.pointee
-        let subjects: [String] = config.map { config in
-            (0..<Int(config.SubjectsLen)).compactMap { config.Subjects[$0].map { String(cString: $0) } }
-        } ?? []
+        let subjects: [String] =
+            config.map { config in
+                (0..<Int(config.SubjectsLen)).compactMap { config.Subjects[$0].map { String(cString: $0) } }
+            } ?? []
         self.init(
             name: config?.Name.map { String(cString: $0) } ?? "",
             subjects: subjects,
@@ -28,8 +29,9 @@ func replicaSnapshots(_ cluster: UnsafeMutablePointer<jsClusterInfo>?) -> [Repli
     guard let cluster = cluster?.pointee, let replicas = cluster.Replicas else { return [] }
     return (0..<Int(cluster.ReplicasLen)).compactMap { index in
         replicas[index].map { peer in
-            ReplicaSnapshot(name: peer.pointee.Name.map { String(cString: $0) } ?? "",
-                            current: peer.pointee.Current, offline: peer.pointee.Offline, lag: peer.pointee.Lag)
+            ReplicaSnapshot(
+                name: peer.pointee.Name.map { String(cString: $0) } ?? "",
+                current: peer.pointee.Current, offline: peer.pointee.Offline, lag: peer.pointee.Lag)
         }
     }
 }

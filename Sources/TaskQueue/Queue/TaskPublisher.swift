@@ -22,30 +22,33 @@ final class TaskPublisher: Sendable {
     /// Safe to call from many processes at once.
     func provision() async throws {
         let config = configuration
-        try await nats.ensureStream(StreamSpec(
-            name: config.streamName,
-            subjects: TaskPriority.allCases.map(config.subject(for:)),
-            workQueue: true,
-            replicas: config.replicas,
-            duplicateWindow: config.duplicateWindow,
-            maxAge: .zero
-        ))
-        try await nats.ensureStream(StreamSpec(
-            name: config.deadLetterStreamName,
-            subjects: [config.deadLetterSubject],
-            workQueue: false,
-            replicas: config.replicas,
-            duplicateWindow: config.duplicateWindow,
-            maxAge: config.deadLetterRetention
-        ))
-        for priority in TaskPriority.allCases {
-            try await nats.ensureConsumer(ConsumerSpec(
-                stream: config.streamName,
-                name: config.consumer(for: priority),
-                filterSubject: config.subject(for: priority),
-                ackWait: config.lease,
-                maxAckPending: config.maxAckPending
+        try await nats.ensureStream(
+            StreamSpec(
+                name: config.streamName,
+                subjects: TaskPriority.allCases.map(config.subject(for:)),
+                workQueue: true,
+                replicas: config.replicas,
+                duplicateWindow: config.duplicateWindow,
+                maxAge: .zero
             ))
+        try await nats.ensureStream(
+            StreamSpec(
+                name: config.deadLetterStreamName,
+                subjects: [config.deadLetterSubject],
+                workQueue: false,
+                replicas: config.replicas,
+                duplicateWindow: config.duplicateWindow,
+                maxAge: config.deadLetterRetention
+            ))
+        for priority in TaskPriority.allCases {
+            try await nats.ensureConsumer(
+                ConsumerSpec(
+                    stream: config.streamName,
+                    name: config.consumer(for: priority),
+                    filterSubject: config.subject(for: priority),
+                    ackWait: config.lease,
+                    maxAckPending: config.maxAckPending
+                ))
         }
         provisioned.withLock { $0 = true }
     }
@@ -126,9 +129,11 @@ final class TaskPublisher: Sendable {
             }
         }
         if failures > 0 {
-            logger.warning("tasks not published; the reconciler will publish them", metadata: [
-                LogKey.count: "\(failures)", LogKey.error: "\(lastError.map(String.init(describing:)) ?? "")",
-            ])
+            logger.warning(
+                "tasks not published; the reconciler will publish them",
+                metadata: [
+                    LogKey.count: "\(failures)", LogKey.error: "\(lastError.map(String.init(describing:)) ?? "")",
+                ])
         }
         return marks
     }

@@ -50,8 +50,10 @@ extension TaskQueue {
         _ type: String, payload: Payload, priority: TaskPriority = .normal, maxAttempts: Int? = nil,
         runAt: Date? = nil, delay: Duration? = nil, idempotencyKey: String? = nil
     ) async throws -> EnqueueResult {
-        try await enqueue(NewTask(type: type, payload: payload, priority: priority, maxAttempts: maxAttempts,
-                                  runAt: runAt, delay: delay, idempotencyKey: idempotencyKey))
+        try await enqueue(
+            NewTask(
+                type: type, payload: payload, priority: priority, maxAttempts: maxAttempts,
+                runAt: runAt, delay: delay, idempotencyKey: idempotencyKey))
     }
 
     /// Enqueues many tasks: one INSERT per chunk of a thousand, then one asynchronous publish burst
@@ -102,8 +104,9 @@ extension TaskQueue {
     /// commits, and not at all when it throws.
     public func withTransaction<T: Sendable>(_ body: (TaskTransaction) async throws -> T) async throws -> T {
         let connection = await pool.acquire()
-        let transaction = TaskTransaction(connection: connection, defaultMaxAttempts: configuration.defaultMaxAttempts,
-                                          middleware: middleware)
+        let transaction = TaskTransaction(
+            connection: connection, defaultMaxAttempts: configuration.defaultMaxAttempts,
+            middleware: middleware)
         let value: T
         do {
             try await connection.withSession { try $0.execute("BEGIN") }

@@ -26,12 +26,15 @@ public final class TaskQueue: Sendable {
     ///   - configuration: servers, stream names and defaults.
     ///   - middleware: code run around every enqueue and every attempt, outermost first.
     ///   - logger: where the queue and its workers log.
-    public static func connect(configuration: TaskQueueConfiguration, middleware: [any TaskMiddleware] = [],
-                               logger: Logger = Logger(label: "taskflow")) async throws -> TaskQueue {
+    public static func connect(
+        configuration: TaskQueueConfiguration, middleware: [any TaskMiddleware] = [],
+        logger: Logger = Logger(label: "taskflow")
+    ) async throws -> TaskQueue {
         let pool = PostgresPool(configuration: configuration.postgres)
         if configuration.runMigrations {
-            try await Migrator.migrate(Migrator.migrations(configuration.migrationsDirectory), pool: pool,
-                                       schema: configuration.postgres.schema, logger: logger)
+            try await Migrator.migrate(
+                Migrator.migrations(configuration.migrationsDirectory), pool: pool,
+                schema: configuration.postgres.schema, logger: logger)
         }
         let nats = try NATSClient(configuration: configuration.nats)
         let queue = TaskQueue(configuration: configuration, pool: pool, nats: nats, middleware: middleware, logger: logger)
@@ -48,8 +51,10 @@ public final class TaskQueue: Sendable {
     /// The migrations ship inside the library; `TASKFLOW_MIGRATIONS_DIR` or `directory` reads
     /// them from a folder instead.
     @discardableResult
-    public static func migrate(_ postgres: PostgresConfiguration, directory: URL? = nil,
-                               logger: Logger = Logger(label: "taskflow")) async throws -> [Int] {
+    public static func migrate(
+        _ postgres: PostgresConfiguration, directory: URL? = nil,
+        logger: Logger = Logger(label: "taskflow")
+    ) async throws -> [Int] {
         let pool = PostgresPool(configuration: postgres)
         return try await Migrator.migrate(Migrator.migrations(directory), pool: pool, schema: postgres.schema, logger: logger)
     }

@@ -12,10 +12,12 @@ extension TaskStore {
         let sequences = sequences.flatMap { $0.count == ids.count ? $0 : nil } ?? ids.map { _ in UInt64(0) }
         let input = zip(ids, sequences).sorted { UUID.postgresOrder($0.0, $1.0) }
         let rows = try await pool.withSession { session in
-            try session.execute(Self.claimSQL, [
-                PostgresArray(input.map(\.0)), workerID, Int(lease.milliseconds),
-                PostgresArray(input.map { Int64(bitPattern: $0.1) }),
-            ])
+            try session.execute(
+                Self.claimSQL,
+                [
+                    PostgresArray(input.map(\.0)), workerID, Int(lease.milliseconds),
+                    PostgresArray(input.map { Int64(bitPattern: $0.1) }),
+                ])
         }
         var outcomes: [UUID: ClaimOutcome] = [:]
         outcomes.reserveCapacity(ids.count)
@@ -128,14 +130,16 @@ extension TaskStore {
     }
 
     static let finishSQL = finishStatement(onConflict: "")
-    static let finishClosingOpenRowsSQL = finishStatement(onConflict: """
-        ON CONFLICT (task_id, attempt) DO UPDATE
-            SET status = excluded.status, error = excluded.error, finished_at = now(),
-                duration_ms = extract(epoch FROM now() - e.started_at) * 1000
-            WHERE e.status = 'started'
-        """)
+    static let finishClosingOpenRowsSQL = finishStatement(
+        onConflict: """
+            ON CONFLICT (task_id, attempt) DO UPDATE
+                SET status = excluded.status, error = excluded.error, finished_at = now(),
+                    duration_ms = extract(epoch FROM now() - e.started_at) * 1000
+                WHERE e.status = 'started'
+            """)
 
-    private static func finishStatement(onConflict: String) -> String { """
+    private static func finishStatement(onConflict: String) -> String {
+        """
         WITH input AS (
             SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::float8[])
                 AS i(id, attempt, status, error, delay_ms)
@@ -171,7 +175,8 @@ extension TaskStore {
     func renewLeases(_ ids: [UUID], workerID: String, lease: Duration) async throws -> Set<UUID> {
         guard !ids.isEmpty else { return [] }
         let rows = try await pool.withSession { session in
-            try session.execute("""
+            try session.execute(
+                """
                 WITH \(Self.lockInIDOrder("$1::uuid[]"))
                 UPDATE tasks t SET lease_expires_at = now() + $3 * interval '1 millisecond'
                 FROM locked
@@ -186,7 +191,8 @@ extension TaskStore {
     func markDeadLettered(_ ids: [UUID]) async throws {
         guard !ids.isEmpty else { return }
         try await pool.withSession { session in
-            try session.execute("""
+            try session.execute(
+                """
                 WITH \(Self.lockInIDOrder("$1::uuid[]"))
                 UPDATE tasks t SET dead_lettered_at = now() FROM locked WHERE t.id = locked.id
                 """, [PostgresArray(ids)])

@@ -36,23 +36,27 @@ extension TaskStore {
     static func insert(_ tasks: [NewTask], defaultMaxAttempts: Int, session: PostgresSession) throws -> [Result<EnqueueResult, TaskQueueError>] {
         guard !tasks.isEmpty else { return [] }
         let ids = UUID.timeOrdered(count: tasks.count)
-        let inserted = try session.execute(Self.insertSQL, [
-            PostgresArray(ids),
-            PostgresArray(tasks.map(\.type)),
-            PostgresArray(tasks.map(\.payloadJSON)),
-            PostgresArray(tasks.map(\.priority.rawValue)),
-            PostgresArray(tasks.map { $0.maxAttempts ?? defaultMaxAttempts }),
-            PostgresArray(tasks.map(\.runAt)),
-            PostgresArray(tasks.map(\.idempotencyKey)),
-        ])
+        let inserted = try session.execute(
+            Self.insertSQL,
+            [
+                PostgresArray(ids),
+                PostgresArray(tasks.map(\.type)),
+                PostgresArray(tasks.map(\.payloadJSON)),
+                PostgresArray(tasks.map(\.priority.rawValue)),
+                PostgresArray(tasks.map { $0.maxAttempts ?? defaultMaxAttempts }),
+                PostgresArray(tasks.map(\.runAt)),
+                PostgresArray(tasks.map(\.idempotencyKey)),
+            ])
         // Only what the database decided comes back; the rest of a new row is what we sent
         // and the table's defaults (decoding whole rows cost more than the INSERT itself).
         let sent = Dictionary(uniqueKeysWithValues: zip(ids, tasks))
         var byID: [UUID: TaskRecord] = [:]
         byID.reserveCapacity(tasks.count)
         if let first = inserted.rows.first {
-            let idAt = try first.position("id"), payloadAt = try first.position("payload")
-            let statusAt = try first.position("status"), runAtAt = try first.position("run_at")
+            let idAt = try first.position("id")
+            let payloadAt = try first.position("payload")
+            let statusAt = try first.position("status")
+            let runAtAt = try first.position("run_at")
             let createdAtAt = try first.position("created_at")
             for row in inserted.rows {
                 let id = try row.uuid(at: idAt)
@@ -94,13 +98,15 @@ extension TaskStore {
                 continue
             }
             guard existing.type == task.type, existing.priority == task.priority,
-                  (try? jsonEqual(existing.payload, task.payloadJSON)) == true
+                (try? jsonEqual(existing.payload, task.payloadJSON)) == true
             else {
-                results.append(.failure(TaskQueueError(
-                    .idempotencyConflict,
-                    "idempotency key \(key) belongs to a task with a different type, priority or payload",
-                    taskID: existing.id
-                )))
+                results.append(
+                    .failure(
+                        TaskQueueError(
+                            .idempotencyConflict,
+                            "idempotency key \(key) belongs to a task with a different type, priority or payload",
+                            taskID: existing.id
+                        )))
                 continue
             }
             results.append(.success(EnqueueResult(task: existing, created: false)))
@@ -111,12 +117,14 @@ extension TaskStore {
     /// Records which stream message now carries each task.
     static func markPublished(_ marks: [PublishMark], session: PostgresSession) throws {
         guard !marks.isEmpty else { return }
-        try session.execute("""
+        try session.execute(
+            """
             WITH \(lockInIDOrder("$1::uuid[]"))
             UPDATE tasks t SET published_at = now(), published_seq = m.seq
             FROM unnest($1::uuid[], $2::int8[], $3::int[]) AS m(id, seq, generation), locked
             WHERE t.id = m.id AND locked.id = m.id AND t.publish_generation = m.generation
-            """, [
+            """,
+            [
                 PostgresArray(marks.map(\.taskID)),
                 PostgresArray(marks.map { Int64(bitPattern: $0.sequence) }),
                 PostgresArray(marks.map(\.generation)),
@@ -133,7 +141,8 @@ extension TaskStore {
     func markPublishFailed(_ ids: [UUID]) async throws {
         guard !ids.isEmpty else { return }
         try await pool.withSession { session in
-            try session.execute("""
+            try session.execute(
+                """
                 WITH \(Self.lockInIDOrder("$1::uuid[]"))
                 UPDATE tasks t SET publish_failed_at = now()
                 FROM locked WHERE t.id = locked.id AND t.published_at IS NULL

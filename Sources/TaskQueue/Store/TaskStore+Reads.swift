@@ -11,7 +11,8 @@ extension TaskStore {
 
     func executions(_ id: UUID) async throws -> [TaskExecution] {
         let rows = try await pool.withSession { session in
-            try session.execute("""
+            try session.execute(
+                """
                 SELECT task_id, attempt, status, error, worker_id, started_at, finished_at, duration_ms
                 FROM task_executions WHERE task_id = $1
                 UNION ALL
@@ -90,7 +91,8 @@ extension TaskStore {
         for priority in TaskPriority.allCases { counts.byPriority[priority] = 0 }
         for row in rows.rows {
             guard let status = TaskStatus(rawValue: try row.string("status")),
-                  let priority = TaskPriority(rawValue: try row.string("priority")) else { continue }
+                let priority = TaskPriority(rawValue: try row.string("priority"))
+            else { continue }
             let n = try row.int("n")
             counts.byStatus[status, default: 0] += n
             counts.byPriority[priority, default: 0] += n
@@ -102,7 +104,8 @@ extension TaskStore {
     /// Tasks completed and failed in the last `window`.
     func finishedRecently(within window: Duration) async throws -> (completed: Int, failed: Int) {
         let rows = try await pool.withSession { session in
-            try session.execute("""
+            try session.execute(
+                """
                 SELECT count(*) FILTER (WHERE status = 'completed') AS completed,
                        count(*) FILTER (WHERE status = 'failed') AS failed
                 FROM tasks WHERE finished_at > now() - $1 * interval '1 millisecond'
@@ -116,23 +119,28 @@ extension TaskStore {
 
     /// Cancels a task that has not started; returns nil when no task has that id.
     func cancel(_ id: UUID) async throws -> TaskRecord {
-        try TaskRecord(row: try await transition(id, action: "cancel", sql: """
-            UPDATE tasks t SET status = 'cancelled', finished_at = now(), updated_at = now(), version = t.version + 1
-            WHERE t.id = $1 AND t.status IN ('scheduled', 'queued', 'retrying')
-            RETURNING \(Self.taskColumns)
-            """))
+        try TaskRecord(
+            row: try await transition(
+                id, action: "cancel",
+                sql: """
+                    UPDATE tasks t SET status = 'cancelled', finished_at = now(), updated_at = now(), version = t.version + 1
+                    WHERE t.id = $1 AND t.status IN ('scheduled', 'queued', 'retrying')
+                    RETURNING \(Self.taskColumns)
+                    """))
     }
 
     /// Puts a failed task back in the queue with a fresh attempt budget; returns it with the new
     /// message generation it must now be published under.
     func retry(_ id: UUID) async throws -> (TaskRecord, generation: Int) {
-        let row = try await transition(id, action: "retry", sql: """
-            UPDATE tasks t SET status = 'queued', attempt_base = t.attempts, run_at = now(), last_error = NULL,
-                finished_at = NULL, publish_generation = t.publish_generation + 1, published_at = NULL, publish_failed_at = NULL,
-                published_seq = NULL, dead_lettered_at = NULL, verified_at = NULL, updated_at = now(), version = t.version + 1
-            WHERE t.id = $1 AND t.status = 'failed'
-            RETURNING \(Self.taskColumns), t.publish_generation
-            """)
+        let row = try await transition(
+            id, action: "retry",
+            sql: """
+                UPDATE tasks t SET status = 'queued', attempt_base = t.attempts, run_at = now(), last_error = NULL,
+                    finished_at = NULL, publish_generation = t.publish_generation + 1, published_at = NULL, publish_failed_at = NULL,
+                    published_seq = NULL, dead_lettered_at = NULL, verified_at = NULL, updated_at = now(), version = t.version + 1
+                WHERE t.id = $1 AND t.status = 'failed'
+                RETURNING \(Self.taskColumns), t.publish_generation
+                """)
         return (try TaskRecord(row: row), try row.int("publish_generation"))
     }
 

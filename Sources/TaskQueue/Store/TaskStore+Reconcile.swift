@@ -7,7 +7,8 @@ extension TaskStore {
     func unpublished(olderThan grace: Duration, confirmAfter: Duration, limit: Int) async throws -> [PublishTarget] {
         let rows = try await pool.withSession { session in
             // Two index range scans: a backlog of young unflagged tasks costs nothing to skip.
-            try session.execute("""
+            try session.execute(
+                """
                 (SELECT id, priority, publish_generation FROM tasks
                  WHERE publish_failed_at IS NOT NULL AND published_at IS NULL AND status IN ('queued', 'retrying')
                    AND updated_at < now() - $1 * interval '1 millisecond'
@@ -26,7 +27,8 @@ extension TaskStore {
     /// Moves due scheduled tasks to queued (unpublished) and returns them for publishing.
     func promoteDueScheduled(limit: Int) async throws -> [PublishTarget] {
         let rows = try await pool.withSession { session in
-            try session.execute("""
+            try session.execute(
+                """
                 UPDATE tasks t SET status = 'queued', published_at = NULL, updated_at = now(), version = t.version + 1
                 WHERE t.id IN (
                     SELECT id FROM tasks WHERE status = 'scheduled' AND run_at <= now()
@@ -42,7 +44,8 @@ extension TaskStore {
     /// their lease has expired), not verified in the stream during that time either.
     func suspectedLost(quiet: Duration, limit: Int) async throws -> [SuspectTask] {
         let rows = try await pool.withSession { session in
-            try session.execute("""
+            try session.execute(
+                """
                 SELECT id, priority, publish_generation, published_seq FROM tasks
                 WHERE status IN ('queued', 'running', 'retrying') AND published_at IS NOT NULL
                   AND greatest(updated_at, run_at, coalesce(verified_at, updated_at)) < now() - $1 * interval '1 millisecond'
@@ -61,7 +64,8 @@ extension TaskStore {
     func markVerified(_ ids: [UUID]) async throws {
         guard !ids.isEmpty else { return }
         try await pool.withSession { session in
-            try session.execute("""
+            try session.execute(
+                """
                 WITH \(Self.lockInIDOrder("$1::uuid[]"))
                 UPDATE tasks t SET verified_at = now() FROM locked WHERE t.id = locked.id
                 """, [PostgresArray(ids)])
@@ -73,7 +77,8 @@ extension TaskStore {
     func bumpGeneration(_ targets: [PublishTarget]) async throws -> [PublishTarget] {
         guard !targets.isEmpty else { return [] }
         let rows = try await pool.withSession { session in
-            try session.execute("""
+            try session.execute(
+                """
                 WITH \(Self.lockInIDOrder("$1::uuid[]"))
                 UPDATE tasks t SET publish_generation = t.publish_generation + 1, published_at = NULL, published_seq = NULL
                 FROM unnest($1::uuid[], $2::int[]) AS g(id, generation), locked
@@ -88,7 +93,8 @@ extension TaskStore {
     /// Failed tasks whose dead letter was never published.
     func pendingDeadLetters(olderThan grace: Duration, limit: Int) async throws -> [TaskRecord] {
         let rows = try await pool.withSession { session in
-            try session.execute("""
+            try session.execute(
+                """
                 SELECT \(Self.taskColumns) FROM tasks t
                 WHERE t.status = 'failed' AND t.dead_lettered_at IS NULL
                   AND t.finished_at < now() - $1 * interval '1 millisecond'

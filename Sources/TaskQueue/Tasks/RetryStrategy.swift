@@ -41,7 +41,7 @@ public struct RetryStrategy: Sendable {
     /// What the strategy says about one failed attempt (attempt budget aside).
     public func decide(_ context: RetryContext) -> RetryDecision {
         switch rule {
-        case let .exponential(base, cap, jitter):
+        case .exponential(let base, let cap, let jitter):
             .retry(after: Self.exponentialDelay(attempt: context.attempt, base: base, cap: cap, jitter: jitter, random: Double.random(in: 0...1)))
         case .fixed(let delay):
             .retry(after: delay)

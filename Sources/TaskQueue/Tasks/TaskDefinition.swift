@@ -32,8 +32,10 @@ public struct TaskDefinition<Payload: Codable & Sendable>: Sendable {
     public var timeout: Duration?
 
     /// A definition named `name` for payloads of type `Payload`.
-    public init(_ name: String, payload: Payload.Type = Payload.self, priority: TaskPriority = .normal, maxAttempts: Int? = nil,
-                retry: RetryStrategy? = nil, timeout: Duration? = nil) {
+    public init(
+        _ name: String, payload: Payload.Type = Payload.self, priority: TaskPriority = .normal, maxAttempts: Int? = nil,
+        retry: RetryStrategy? = nil, timeout: Duration? = nil
+    ) {
         self.name = name
         self.priority = priority
         self.maxAttempts = maxAttempts
@@ -42,9 +44,12 @@ public struct TaskDefinition<Payload: Codable & Sendable>: Sendable {
     }
 
     /// The task to enqueue for `payload`, with the definition's options unless overridden here.
-    public func task(_ payload: Payload, priority: TaskPriority? = nil, runAt: Date? = nil, delay: Duration? = nil,
-                     idempotencyKey: String? = nil) throws -> NewTask {
-        try NewTask(type: name, payload: payload, priority: priority ?? self.priority, maxAttempts: maxAttempts,
-                    runAt: runAt, delay: delay, idempotencyKey: idempotencyKey)
+    public func task(
+        _ payload: Payload, priority: TaskPriority? = nil, runAt: Date? = nil, delay: Duration? = nil,
+        idempotencyKey: String? = nil
+    ) throws -> NewTask {
+        try NewTask(
+            type: name, payload: payload, priority: priority ?? self.priority, maxAttempts: maxAttempts,
+            runAt: runAt, delay: delay, idempotencyKey: idempotencyKey)
     }
 }

@@ -19,8 +19,10 @@ struct AttemptDecision: Sendable, Equatable {
     /// - Any other failure retries while the run has attempts left: after the handler's own
     ///   `RetryAfter` delay, else as `strategy` decides (which may also fail it).
     /// - An interrupted attempt runs again at once: it is recorded, but the work did not fail.
-    static func decide(_ result: HandlerResult, strategy: RetryStrategy, attemptInRun: Int, maxAttempts: Int, type: String,
-                       interruptedBy workerID: String) -> AttemptDecision {
+    static func decide(
+        _ result: HandlerResult, strategy: RetryStrategy, attemptInRun: Int, maxAttempts: Int, type: String,
+        interruptedBy workerID: String
+    ) -> AttemptDecision {
         switch result {
         case .success:
             return AttemptDecision(status: .completed)

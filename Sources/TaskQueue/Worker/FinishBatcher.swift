@@ -77,9 +77,11 @@ actor FinishBatcher {
                 if giveUp.isFired { return .failure(failure) }
                 failures += 1
                 if failures == 1 || failures % 10 == 0 {
-                    logger.warning("recording attempt outcomes failed; retrying", metadata: [
-                        LogKey.error: "\(failure)", LogKey.count: "\(outcomes.count)",
-                    ])
+                    logger.warning(
+                        "recording attempt outcomes failed; retrying",
+                        metadata: [
+                            LogKey.error: "\(failure)", LogKey.count: "\(outcomes.count)",
+                        ])
                 }
                 _ = await sleep(for: delay, unless: giveUp)
                 delay = min(delay * 2, .seconds(2))

@@ -65,8 +65,9 @@ final class Reconciler: Sendable {
             var present: [UUID] = []
             for suspect in suspects {
                 if let sequence = suspect.sequence,
-                   let message = try await nats.message(stream: streamName, sequence: sequence),
-                   String(decoding: message.data, as: UTF8.self) == suspect.target.taskID.postgresText {
+                    let message = try await nats.message(stream: streamName, sequence: sequence),
+                    String(decoding: message.data, as: UTF8.self) == suspect.target.taskID.postgresText
+                {
                     present.append(suspect.target.taskID)
                 } else {
                     lost.append(suspect.target)
@@ -85,10 +86,12 @@ final class Reconciler: Sendable {
             report.deadLetters += 1
         }
         if report != ReconcileReport() {
-            logger.debug("reconciled", metadata: [
-                "published": "\(report.published)", "scheduled": "\(report.scheduled)",
-                "republished": "\(report.republished)", "dead_letters": "\(report.deadLetters)",
-            ])
+            logger.debug(
+                "reconciled",
+                metadata: [
+                    "published": "\(report.published)", "scheduled": "\(report.scheduled)",
+                    "republished": "\(report.republished)", "dead_letters": "\(report.deadLetters)",
+                ])
         }
         return report
     }

@@ -48,16 +48,19 @@ public struct TaskContext: Sendable {
     /// The context of a claimed task's attempt. `logger` is the worker's; the task's metadata is
     /// added to it when `logger` is read.
     init(task: TaskRecord, deadline: ContinuousClock.Instant?, workerID: String, logger: Logger) {
-        self.init(taskID: task.id, type: task.type, priority: task.priority, attempt: task.attempts,
-                  attemptInRun: task.attempts - task.attemptBase, maxAttempts: task.maxAttempts, deadline: deadline,
-                  workerID: workerID, logger: logger)
+        self.init(
+            taskID: task.id, type: task.type, priority: task.priority, attempt: task.attempts,
+            attemptInRun: task.attempts - task.attemptBase, maxAttempts: task.maxAttempts, deadline: deadline,
+            workerID: workerID, logger: logger)
     }
 
     /// A context made by hand, for unit tests of handlers and middleware; workers make their own.
     /// `attemptInRun` defaults to `attempt`.
-    public init(taskID: UUID, type: String, priority: TaskPriority = .normal, attempt: Int = 1, attemptInRun: Int? = nil,
-                maxAttempts: Int = 1, deadline: ContinuousClock.Instant? = nil, workerID: String = "test",
-                logger: Logger = Logger(label: "taskflow.test")) {
+    public init(
+        taskID: UUID, type: String, priority: TaskPriority = .normal, attempt: Int = 1, attemptInRun: Int? = nil,
+        maxAttempts: Int = 1, deadline: ContinuousClock.Instant? = nil, workerID: String = "test",
+        logger: Logger = Logger(label: "taskflow.test")
+    ) {
         self.taskID = taskID
         self.type = type
         self.priority = priority

@@ -37,15 +37,18 @@ public final class TaskHandlerRegistry: Sendable {
         timeout: Duration? = nil,
         handler: @escaping @Sendable (Payload, TaskContext) async throws -> Void
     ) throws {
-        try add(type, Entry(handler: { json, context in
-            let value: Payload
-            do {
-                value = try JSONDecoder().decode(Payload.self, from: Data(json.utf8))
-            } catch {
-                throw TerminalTaskError("payload does not decode as \(Payload.self): \(error)")
-            }
-            try await handler(value, context)
-        }, retry: retry, timeout: timeout))
+        try add(
+            type,
+            Entry(
+                handler: { json, context in
+                    let value: Payload
+                    do {
+                        value = try JSONDecoder().decode(Payload.self, from: Data(json.utf8))
+                    } catch {
+                        throw TerminalTaskError("payload does not decode as \(Payload.self): \(error)")
+                    }
+                    try await handler(value, context)
+                }, retry: retry, timeout: timeout))
     }
 
     /// Registers a handler that receives the payload as JSON text (for dynamic types).

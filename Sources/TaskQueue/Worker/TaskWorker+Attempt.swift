@@ -10,8 +10,9 @@ extension TaskWorker {
         let entry = registry.entry(for: task.type)
         let typeLabel = entry == nil ? WorkerMetrics.unregisteredType : task.type
         let timeout = entry?.timeout ?? configuration.taskTimeout
-        let context = TaskContext(task: task, deadline: timeout.map { ContinuousClock.now + $0 },
-                                  workerID: configuration.workerID, logger: logger)
+        let context = TaskContext(
+            task: task, deadline: timeout.map { ContinuousClock.now + $0 },
+            workerID: configuration.workerID, logger: logger)
         // The task's logger is made only for a line that will be written: adding its metadata
         // for every task cost a few percent of the worker's CPU.
         let debugging = logger.logLevel <= .debug
@@ -45,7 +46,9 @@ extension TaskWorker {
                 if debugging { context.logger.debug("task completed") }
                 try? message.ack()
             case .retrying:
-                if debugging { context.logger.debug("task will retry", metadata: [LogKey.error: "\(outcome.error ?? "")", "retry.delay": "\(decision.retryDelay)"]) }
+                if debugging {
+                    context.logger.debug("task will retry", metadata: [LogKey.error: "\(outcome.error ?? "")", "retry.delay": "\(decision.retryDelay)"])
+                }
                 try? message.nak(delay: max(decision.retryDelay, .milliseconds(1)))
             default:
                 context.logger.info("task failed", metadata: [LogKey.error: "\(outcome.error ?? "")"])

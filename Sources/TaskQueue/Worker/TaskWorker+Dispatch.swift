@@ -26,13 +26,15 @@ extension TaskWorker {
             // The id as published parses directly; Foundation's trimming (a twentieth of the
             // worker's CPU when every message went through it) only for a message that needs it.
             guard let text = delivery.message.text,
-                  let id = UUID(canonicalText: text) ?? UUID(canonicalText: text.trimmingCharacters(in: .whitespacesAndNewlines))
+                let id = UUID(canonicalText: text) ?? UUID(canonicalText: text.trimmingCharacters(in: .whitespacesAndNewlines))
             else {
                 // Not a task id: it can never become one, so it must not come back.
-                logger.warning("terminating a message that is not a task id", metadata: [
-                    LogKey.subject: "\(delivery.message.subject)", LogKey.streamSequence: "\(delivery.message.streamSequence)",
-                    "bytes": "\(delivery.message.data.count)",
-                ])
+                logger.warning(
+                    "terminating a message that is not a task id",
+                    metadata: [
+                        LogKey.subject: "\(delivery.message.subject)", LogKey.streamSequence: "\(delivery.message.streamSequence)",
+                        "bytes": "\(delivery.message.data.count)",
+                    ])
                 try? delivery.message.term()
                 WorkerMetrics.poisonMessages.increment()
                 settled += 1

@@ -12,11 +12,15 @@ extension TaskWorker {
                 if !publisher.isProvisioned { try await publisher.provision() }
                 var subscriptions: [(TaskPriority, PullSubscription)] = []
                 for priority in TaskPriority.allCases {
-                    subscriptions.append((priority, try await nats.pullSubscribe(
-                        stream: queueConfiguration.streamName,
-                        consumer: queueConfiguration.consumer(for: priority),
-                        subject: queueConfiguration.subject(for: priority)
-                    )))
+                    subscriptions.append(
+                        (
+                            priority,
+                            try await nats.pullSubscribe(
+                                stream: queueConfiguration.streamName,
+                                consumer: queueConfiguration.consumer(for: priority),
+                                subject: queueConfiguration.subject(for: priority)
+                            )
+                        ))
                 }
                 return subscriptions
             } catch {

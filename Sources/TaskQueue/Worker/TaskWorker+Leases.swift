@@ -34,16 +34,20 @@ extension TaskWorker {
     func drainWatcher(_ subscriptions: [PullSubscription]) async {
         await firstOf(drainRequested, finished)
         if finished.isFired { return }
-        logger.info("draining: fetching stopped, unstarted messages returned", metadata: [
-            "shutdown_timeout": "\(configuration.shutdownTimeout)",
-        ])
+        logger.info(
+            "draining: fetching stopped, unstarted messages returned",
+            metadata: [
+                "shutdown_timeout": "\(configuration.shutdownTimeout)"
+            ])
         for subscription in subscriptions { subscription.close() }
         let unstarted = await buffer.close()
         for message in unstarted { try? message.nak() }
         if await sleep(for: configuration.shutdownTimeout, unless: finished) { return }
-        logger.warning("shutdown timeout passed; interrupting running handlers", metadata: [
-            LogKey.count: "\(running.withLock { $0.count })",
-        ])
+        logger.warning(
+            "shutdown timeout passed; interrupting running handlers",
+            metadata: [
+                LogKey.count: "\(running.withLock { $0.count })"
+            ])
         forceStop.fire()
     }
 }

@@ -37,14 +37,19 @@ public final class TaskWorker: Service, Sendable {
     }
 
     /// A worker for `queue`'s tasks, running the handlers in `registry` and the queue's middleware.
-    public convenience init(queue: TaskQueue, registry: TaskHandlerRegistry, configuration: WorkerConfiguration = WorkerConfiguration(),
-                            logger: Logger = Logger(label: "taskflow.worker")) {
-        self.init(store: queue.store, publisher: queue.publisher, nats: queue.nats, queueConfiguration: queue.configuration,
-                  middleware: queue.middleware, registry: registry, configuration: configuration, logger: logger)
+    public convenience init(
+        queue: TaskQueue, registry: TaskHandlerRegistry, configuration: WorkerConfiguration = WorkerConfiguration(),
+        logger: Logger = Logger(label: "taskflow.worker")
+    ) {
+        self.init(
+            store: queue.store, publisher: queue.publisher, nats: queue.nats, queueConfiguration: queue.configuration,
+            middleware: queue.middleware, registry: registry, configuration: configuration, logger: logger)
     }
 
-    init(store: TaskStore, publisher: TaskPublisher, nats: NATSClient, queueConfiguration: TaskQueueConfiguration,
-         middleware: MiddlewareChain, registry: TaskHandlerRegistry, configuration: WorkerConfiguration, logger: Logger) {
+    init(
+        store: TaskStore, publisher: TaskPublisher, nats: NATSClient, queueConfiguration: TaskQueueConfiguration,
+        middleware: MiddlewareChain, registry: TaskHandlerRegistry, configuration: WorkerConfiguration, logger: Logger
+    ) {
         self.store = store
         self.publisher = publisher
         self.nats = nats
@@ -85,9 +90,11 @@ public final class TaskWorker: Service, Sendable {
             finished.fire()
             return
         }
-        logger.info("worker started", metadata: [
-            "concurrency": "\(configuration.concurrency)", "stream": "\(queueConfiguration.streamName)",
-        ])
+        logger.info(
+            "worker started",
+            metadata: [
+                "concurrency": "\(configuration.concurrency)", "stream": "\(queueConfiguration.streamName)",
+            ])
         await withTaskGroup(of: Void.self) { group in
             for (priority, subscription) in subscriptions {
                 group.addTask { await self.fetchLoop(priority, subscription) }
@@ -95,8 +102,9 @@ public final class TaskWorker: Service, Sendable {
             group.addTask { await self.batcher.run() }
             group.addTask { await self.heartbeatLoop() }
             if configuration.reconcilerEnabled {
-                let reconciler = Reconciler(store: store, publisher: publisher, nats: nats, streamName: queueConfiguration.streamName,
-                                            configuration: configuration, logger: logger)
+                let reconciler = Reconciler(
+                    store: store, publisher: publisher, nats: nats, streamName: queueConfiguration.streamName,
+                    configuration: configuration, logger: logger)
                 group.addTask { await reconciler.run(until: self.finished) }
             }
             group.addTask { await self.drainWatcher(subscriptions.map(\.1)) }

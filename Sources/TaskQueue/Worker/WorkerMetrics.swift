@@ -1,5 +1,7 @@
 import CoreMetrics
 
+import struct Foundation.Date
+
 /// The worker's metrics, through swift-metrics (named so as not to shadow its `Metrics` module).
 /// Handles are made once per label set: the type label only takes registered type names
 /// (anything else counts as `unregisteredType`), so the worker's metric set stays as small as
@@ -37,8 +39,6 @@ enum WorkerMetrics {
 
     static func queueWait(_ priority: TaskPriority) -> Timer { queueWaitTimers[priority.rank] }
 }
-
-import struct Foundation.Date
 
 extension Timer {
     func recordInterval(since date: Date) {

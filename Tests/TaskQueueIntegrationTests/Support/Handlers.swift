@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TaskQueue
 
 /// The handlers the integration tests run.

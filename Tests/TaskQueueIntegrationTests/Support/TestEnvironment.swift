@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
+
 @testable import TaskQueue
 
 /// One isolated TaskFlow installation on the shared test servers: its own PostgreSQL schema, its
@@ -84,22 +85,26 @@ struct TestEnvironment {
 
     /// A reconciler over this installation's queue, run pass by pass in tests.
     func reconciler(_ configuration: WorkerConfiguration) -> Reconciler {
-        Reconciler(store: queue.store, publisher: queue.publisher, nats: queue.nats, streamName: self.configuration.streamName,
-                   configuration: configuration, logger: queue.logger)
+        Reconciler(
+            store: queue.store, publisher: queue.publisher, nats: queue.nats, streamName: self.configuration.streamName,
+            configuration: configuration, logger: queue.logger)
     }
 
     /// Starts a worker; `stop()` on the returned handle drains it and waits.
     func startWorker(_ registry: TaskHandlerRegistry, configuration: WorkerConfiguration? = nil) -> RunningWorker {
-        let worker = TaskWorker(queue: queue, registry: registry, configuration: configuration ?? workerConfiguration(),
-                                logger: queue.logger)
+        let worker = TaskWorker(
+            queue: queue, registry: registry, configuration: configuration ?? workerConfiguration(),
+            logger: queue.logger)
         let task = Task { try await worker.run() }
         return RunningWorker(worker: worker, task: task)
     }
 
     /// Waits until the task reaches `status`, failing the test after `timeout`.
     @discardableResult
-    func waitFor(_ id: UUID, _ status: TaskStatus, timeout: Duration = .seconds(20),
-                 sourceLocation: SourceLocation = #_sourceLocation) async throws -> TaskRecord {
+    func waitFor(
+        _ id: UUID, _ status: TaskStatus, timeout: Duration = .seconds(20),
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> TaskRecord {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         var last: TaskRecord?
@@ -114,8 +119,9 @@ struct TestEnvironment {
 
     /// Publishes raw bytes straight onto a work subject, bypassing TaskFlow.
     func publishRaw(_ text: String, priority: TaskPriority = .normal) async throws {
-        _ = try await queue.nats.publish(subject: configuration.subject(for: priority), data: Array(text.utf8),
-                                         messageID: UUID().uuidString)
+        _ = try await queue.nats.publish(
+            subject: configuration.subject(for: priority), data: Array(text.utf8),
+            messageID: UUID().uuidString)
     }
 }
 
@@ -141,7 +147,12 @@ final class RunLog: Sendable {
 
     private let state = Mutex(State())
 
-    func started(_ id: UUID) { state.withLock { $0.started[id, default: 0] += 1; $0.order.append(id) } }
+    func started(_ id: UUID) {
+        state.withLock {
+            $0.started[id, default: 0] += 1
+            $0.order.append(id)
+        }
+    }
     func succeeded(_ id: UUID) { state.withLock { $0.succeeded[id, default: 0] += 1 } }
     func startCount(_ id: UUID) -> Int { state.withLock { $0.started[id] ?? 0 } }
     func successCount(_ id: UUID) -> Int { state.withLock { $0.succeeded[id] ?? 0 } }

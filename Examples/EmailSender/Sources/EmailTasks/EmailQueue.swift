@@ -22,9 +22,9 @@ public enum EmailQueue {
         return TaskQueueConfiguration(
             postgres: PostgresConfiguration(url: databaseURL, poolSize: 4, schema: schema),
             nats: NATSConfiguration(url: natsURL, connectionName: "email-example"),
-            streamName: "EMAIL_EXAMPLE",        // the dead-letter stream is EMAIL_EXAMPLE_DLQ
-            subjectPrefix: "email_example",     // email_example.high|normal|low|dlq
-            consumerName: "email-example"       // durable consumers email-example-high|normal|low
+            streamName: "EMAIL_EXAMPLE",  // the dead-letter stream is EMAIL_EXAMPLE_DLQ
+            subjectPrefix: "email_example",  // email_example.high|normal|low|dlq
+            consumerName: "email-example"  // durable consumers email-example-high|normal|low
         )
     }
 }

@@ -26,7 +26,8 @@ struct EmailWorker {
     static func run(logger: Logger) async throws {
         let queue = try await TaskQueue.connect(configuration: try EmailQueue.configuration(), logger: logger)
         // Where the worker records what it sent, one row per task (see `send`).
-        try await queue.execute("""
+        try await queue.execute(
+            """
             CREATE TABLE IF NOT EXISTS \(EmailQueue.schema).sent_emails (
                 task_id uuid PRIMARY KEY,
                 recipient text NOT NULL,
@@ -43,9 +44,10 @@ struct EmailWorker {
         }
 
         // sendEmail brings its own retry strategy and timeout; these settings apply to the rest.
-        let worker = TaskWorker(queue: queue, registry: handlers,
-                                configuration: WorkerConfiguration(concurrency: 4, shutdownTimeout: .seconds(10)),
-                                logger: logger)
+        let worker = TaskWorker(
+            queue: queue, registry: handlers,
+            configuration: WorkerConfiguration(concurrency: 4, shutdownTimeout: .seconds(10)),
+            logger: logger)
         // Runs until SIGTERM or SIGINT, then drains the worker and returns (exit status 0).
         try await ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
     }
@@ -57,7 +59,8 @@ struct EmailWorker {
     /// `sent_emails` stands in for the mail provider, and its primary key makes a repeated
     /// attempt a no-op; a real provider gets the task id as its idempotency key.
     static func send(_ email: Email, context: TaskContext, queue: TaskQueue) async throws {
-        let inserted = try await queue.execute("""
+        let inserted = try await queue.execute(
+            """
             INSERT INTO \(EmailQueue.schema).sent_emails (task_id, recipient, subject) VALUES ($1::uuid, $2, $3)
             ON CONFLICT (task_id) DO NOTHING RETURNING task_id
             """, [context.taskID.uuidString, email.to, email.subject])

@@ -29,7 +29,8 @@ struct EnqueueEmails {
         let queue = try await TaskQueue.connect(configuration: try EmailQueue.configuration(), logger: logger)
         // The application's own table, beside TaskFlow's in the same database (a real application
         // creates it with its own migrations).
-        try await queue.execute("""
+        try await queue.execute(
+            """
             CREATE TABLE IF NOT EXISTS \(EmailQueue.schema).signups (
                 email text PRIMARY KEY,
                 signed_up_at timestamptz NOT NULL DEFAULT now()
@@ -39,8 +40,9 @@ struct EnqueueEmails {
         // Addresses unique to this run, so the example can run again and again on one database.
         let run = UUID().uuidString.prefix(8).lowercased()
         let emails = (1...count).map { index in
-            Email(to: "user\(index)-\(run)@example.com", subject: "Hello \(index)",
-                  body: "This is e-mail \(index) of run \(run).")
+            Email(
+                to: "user\(index)-\(run)@example.com", subject: "Hello \(index)",
+                body: "This is e-mail \(index) of run \(run).")
         }
         var created: [TaskRecord] = []
 
