@@ -145,12 +145,16 @@ public enum Routes {
     static func stats(_ queue: TaskQueue) async throws -> Response {
         let counts = try await queue.counts()
         let recent = try await queue.finishedRecently()
+        let pruned = try await queue.prunedCounts()
         func tally<Key: RawRepresentable<String>>(_ counts: [Key: Int]) -> JSONValue {
             .object(JSONObject(counts.map { ($0.key.rawValue, JSONValue.int($0.value)) }.sorted { $0.0 < $1.0 }))
         }
         var body: JSONObject = [
             "tasks": .object(["by_status": tally(counts.byStatus), "by_priority": tally(counts.byPriority)]),
             "last_minute": .object(["completed": .int(recent.completed), "failed": .int(recent.failed)]),
+            // Deleted by the workers' pruners after their retention period, fleet-wide, since the start.
+            "pruned": .object(
+                JSONObject([TaskStatus.cancelled, .completed, .failed].map { ($0.rawValue, JSONValue.int(pruned[$0] ?? 0)) })),
         ]
         if queue.natsConnected, let state = try? await queue.streamState() {
             body["stream"] =

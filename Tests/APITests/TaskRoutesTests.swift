@@ -198,6 +198,7 @@ struct TaskRoutesTests {
             #expect(((stats.body["tasks"] as? [String: Any])?["by_status"] as? [String: Int])?["queued"] == 1)
             #expect(((stats.body["tasks"] as? [String: Any])?["by_priority"] as? [String: Int])?["low"] == 1)
             #expect((stats.body["stream"] as? [String: Any])?["messages"] as? Int == 1)
+            #expect(stats.body["pruned"] as? [String: Int] == ["completed": 0, "failed": 0, "cancelled": 0])
             #expect((stats.body["consumers"] as? [Any])?.count == 3)
             #expect(stats.body["dead_letters"] as? Int == 0)
             let metrics = try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }

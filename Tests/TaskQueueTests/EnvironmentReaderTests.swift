@@ -6,6 +6,7 @@ import Testing
     @Test func durationsAcceptTheUsualUnits() {
         #expect(EnvironmentReader.parseDuration("500ms") == .milliseconds(500))
         #expect(EnvironmentReader.parseDuration("2s") == .seconds(2))
+        #expect(EnvironmentReader.parseDuration("7d") == .seconds(7 * 86_400))
         #expect(EnvironmentReader.parseDuration("1.5s") == .milliseconds(1500))
         #expect(EnvironmentReader.parseDuration("1m") == .seconds(60))
         #expect(EnvironmentReader.parseDuration("1h") == .seconds(3600))

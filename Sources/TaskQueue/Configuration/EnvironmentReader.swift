@@ -65,7 +65,7 @@ public struct EnvironmentReader: Sendable {
     public func duration(_ name: String, default fallback: Duration, minimum: Duration = .zero) throws -> Duration {
         guard let text = string(name) else { return fallback }
         guard let value = Self.parseDuration(text) else {
-            throw InvalidSetting(variable: name, problem: "\"\(text)\" is not a duration such as 500ms, 2s, 1m or 1h")
+            throw InvalidSetting(variable: name, problem: "\"\(text)\" is not a duration such as 500ms, 2s, 1m, 1h or 7d")
         }
         guard value >= minimum else { throw InvalidSetting(variable: name, problem: "\(text) is shorter than \(minimum)") }
         return value
@@ -79,9 +79,9 @@ public struct EnvironmentReader: Sendable {
         return try duration(name, default: .zero, minimum: minimum)
     }
 
-    /// Parses `250ms`, `2s`, `1.5s`, `1m`, `1h`; a bare number is seconds.
+    /// Parses `250ms`, `2s`, `1.5s`, `1m`, `1h`, `7d`; a bare number is seconds.
     public static func parseDuration(_ text: String) -> Duration? {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
         for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
             let number = trimmed.dropLast(suffix.count)

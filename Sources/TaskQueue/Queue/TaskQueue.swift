@@ -92,6 +92,10 @@ public final class TaskQueue: Sendable {
     /// How many tasks are in each state and priority.
     public func counts() async throws -> TaskCounts { try await store.counts() }
 
+    /// How many finished tasks the workers' pruners have deleted so far, fleet-wide, by final
+    /// state (see ``RetentionPolicy``).
+    public func prunedCounts() async throws -> [TaskStatus: Int] { try await store.pruneTotals() }
+
     /// How many tasks completed and failed within the last `window`.
     public func finishedRecently(within window: Duration = .seconds(60)) async throws -> (completed: Int, failed: Int) {
         try await store.finishedRecently(within: window)

@@ -29,6 +29,13 @@ extension UUID {
         make(count: 1, firstPosition: UInt64(max(0, date.timeIntervalSince1970 * 1000)) << 12)[0]
     }
 
+    /// The smallest time-ordered id of `date`'s millisecond: every id made before `date` is
+    /// smaller (the pruner's bound along the primary key).
+    static func timeOrderedLowerBound(at date: Date) -> UUID {
+        let high = UInt64(max(0, date.timeIntervalSince1970 * 1000)) << 16
+        return withUnsafeBytes(of: (high.bigEndian, UInt64(0))) { UUID(uuid: $0.load(as: uuid_t.self)) }
+    }
+
     /// The last position (milliseconds << 12 | counter) handed out by this process.
     private static let lastIssued = Mutex<UInt64>(0)
 

@@ -35,6 +35,15 @@ public struct WorkerConfiguration: Sendable {
     public var confirmAfter: Duration
     /// A published task with no progress for this long has its message checked (default 2 min).
     public var lostAfter: Duration
+    /// How long finished tasks are kept before this worker's pruner deletes them (default 7 days
+    /// completed and cancelled, 30 days failed; ``RetentionPolicy/keepForever`` turns pruning off).
+    public var retention: RetentionPolicy
+    /// How often the pruner looks for finished tasks past their period (default 1 min).
+    public var pruneInterval: Duration
+    /// Tasks one pruning transaction deletes at most (default 1,000).
+    public var pruneBatchSize: Int
+    /// Batches per state in one pass (default 100), so one pass stays bounded.
+    public var pruneMaxBatches: Int
 
     /// A configuration; every argument has the default the `worker` executable uses (a
     /// concurrency below 1 counts as 1).
@@ -52,7 +61,11 @@ public struct WorkerConfiguration: Sendable {
         reconcileInterval: Duration = .seconds(1),
         publishGrace: Duration = .seconds(5),
         confirmAfter: Duration = .seconds(60),
-        lostAfter: Duration = .seconds(120)
+        lostAfter: Duration = .seconds(120),
+        retention: RetentionPolicy = RetentionPolicy(),
+        pruneInterval: Duration = .seconds(60),
+        pruneBatchSize: Int = 1000,
+        pruneMaxBatches: Int = 100
     ) {
         self.workerID = workerID
         self.concurrency = max(1, concurrency)
@@ -68,6 +81,10 @@ public struct WorkerConfiguration: Sendable {
         self.publishGrace = publishGrace
         self.confirmAfter = confirmAfter
         self.lostAfter = lostAfter
+        self.retention = retention
+        self.pruneInterval = pruneInterval
+        self.pruneBatchSize = max(1, pruneBatchSize)
+        self.pruneMaxBatches = max(1, pruneMaxBatches)
     }
 
     /// `hostname:pid`.

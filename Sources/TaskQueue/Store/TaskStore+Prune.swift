@@ -1,0 +1,73 @@
+import Foundation
+
+/// Retention: deleting finished tasks past their state's period, with their execution rows.
+extension TaskStore {
+    /// What one pruning pass deleted, by state; nil when another process held the pruner's lock.
+    typealias PruneCounts = [TaskStatus: Int]
+
+    /// Deletes finished tasks older than their state's period, in batches of `batchSize` (each
+    /// its own short transaction), at most `maxBatches` per state. One process prunes at a time:
+    /// the pass holds a session-level advisory lock (per schema) and gives up at once when another
+    /// session holds it.
+    ///
+    /// A batch walks the primary key up to the smallest id of the cutoff's millisecond: ids are
+    /// time-ordered, so a task finished before the cutoff was created before it, and what the
+    /// walk passes over is only what is older than the cutoff and not yet finished (few).
+    /// Tasks made before ids were time-ordered (random ids) are pruned only when their id falls
+    /// below the bound.
+    func prune(_ periods: [(TaskStatus, Duration)], batchSize: Int, maxBatches: Int, now: Date = Date()) async throws -> PruneCounts? {
+        guard !periods.isEmpty else { return [:] }
+        return try await pool.withSession { session in
+            let locked = try session.execute("SELECT pg_try_advisory_lock(hashtext('taskflow.pruner:' || current_schema())) AS locked")
+            guard try locked.rows.first?.string("locked") == "t" else { return nil }
+            defer { _ = try? session.execute("SELECT pg_advisory_unlock(hashtext('taskflow.pruner:' || current_schema()))") }
+            var counts: PruneCounts = [:]
+            for (status, period) in periods {
+                let cutoff = now.addingTimeInterval(-period.seconds)
+                let bound = UUID.timeOrderedLowerBound(at: cutoff)
+                var total = 0
+                for _ in 0..<maxBatches {
+                    let deleted = try session.execute(Self.pruneSQL, [bound, status.rawValue, cutoff, batchSize]).rows.count
+                    total += deleted
+                    if deleted < batchSize { break }
+                }
+                if total > 0 {
+                    try session.execute(
+                        """
+                        INSERT INTO task_prune_stats (status, pruned, last_pruned_at) VALUES ($1, $2, now())
+                        ON CONFLICT (status) DO UPDATE
+                        SET pruned = task_prune_stats.pruned + EXCLUDED.pruned, last_pruned_at = EXCLUDED.last_pruned_at
+                        """, [status.rawValue, total])
+                }
+                counts[status] = total
+            }
+            return counts
+        }
+    }
+
+    /// One batch: the oldest finished tasks of a state past the cutoff, locked (a task another
+    /// statement holds is left for the next pass), their execution rows, then the tasks.
+    static let pruneSQL = """
+        WITH doomed AS MATERIALIZED (
+            SELECT id FROM tasks
+            WHERE id < $1::uuid AND status = $2 AND finished_at < $3::timestamptz
+            ORDER BY id
+            LIMIT $4
+            FOR UPDATE SKIP LOCKED
+        ), executions AS (
+            DELETE FROM task_executions e WHERE e.task_id IN (SELECT id FROM doomed)
+        )
+        DELETE FROM tasks t WHERE t.id IN (SELECT id FROM doomed)
+        RETURNING t.id
+        """
+
+    /// Tasks pruned so far across the fleet, by state.
+    func pruneTotals() async throws -> [TaskStatus: Int] {
+        let rows = try await pool.withSession { session in try session.execute("SELECT status, pruned FROM task_prune_stats") }
+        var totals: [TaskStatus: Int] = [:]
+        for row in rows.rows {
+            if let status = TaskStatus(rawValue: try row.string("status")) { totals[status] = try row.int("pruned") }
+        }
+        return totals
+    }
+}
