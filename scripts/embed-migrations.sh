@@ -28,8 +28,12 @@ for up in sorted(folder.glob("*.up.sql")):
     def literal(text):
         if '"""##' in text:
             sys.exit(f"{stem}: the SQL holds the raw string delimiter")
-        # The literal's last line break is not part of its value, so one is always added.
-        return '##"""\n' + text + '\n"""##'
+        # The literal's last line break is not part of its value, so one is always added. Lines
+        # are indented as swift-format lays them out (the closing delimiter's indentation is not
+        # part of the value).
+        pad = " " * 16
+        body = "\n".join(pad + line if line else "" for line in text.split("\n"))
+        return '##"""\n' + body + '\n' + pad + '"""##'
     up_text, down_text = up.read_text(), down.read_text()
     lines.append(f"        Migration(")
     lines.append(f"            version: {int(match.group(1))}, name: \"{match.group(2)}\",")

@@ -114,12 +114,14 @@ struct PostgresSession {
     fileprivate let prepared: PreparedStatements
 
     /// Executes one parameterised statement; values travel as text parameters, never spliced into SQL.
-    /// The statement is prepared on its first use in this session and executed by name afterwards.
+    /// The statement is prepared on its first use in this session and executed by name afterwards,
+    /// unless `planEachTime`: then PostgreSQL plans it for the values given, every time (for reads
+    /// whose best plan depends on how rare a value is, such as a listing filtered by type).
     @discardableResult
-    func execute(_ sql: String, _ parameters: [PostgresEncodable?] = []) throws -> PostgresRows {
+    func execute(_ sql: String, _ parameters: [PostgresEncodable?] = [], planEachTime: Bool = false) throws -> PostgresRows {
         let texts: [String?] = parameters.map { $0?.postgresText }
-        var name = prepared.name(for: sql)
-        if name == nil, let fresh = prepared.reserve(sql) {
+        var name = planEachTime ? nil : prepared.name(for: sql)
+        if name == nil, !planEachTime, let fresh = prepared.reserve(sql) {
             do {
                 _ = try PostgresRows(consuming: PQprepare(handle, fresh, sql, Int32(texts.count), nil), connection: handle, sql: sql)
                 name = fresh

@@ -89,17 +89,27 @@ public final class TaskQueue: Sendable {
     /// Tasks newest first, filtered, one page at a time.
     public func tasks(_ query: TaskQuery = TaskQuery()) async throws -> TaskPage { try await store.list(query) }
 
-    /// How many tasks are in each state and priority.
+    /// How many tasks are in each state and priority, exactly, at a cost that does not grow with
+    /// history: unfinished tasks are counted by index, finished ones are counts TaskFlow keeps as
+    /// it finishes, cancels, retries and prunes tasks (see ``recountFinishedTasks()``).
     public func counts() async throws -> TaskCounts { try await store.counts() }
 
     /// How many finished tasks the workers' pruners have deleted so far, fleet-wide, by final
     /// state (see ``RetentionPolicy``).
     public func prunedCounts() async throws -> [TaskStatus: Int] { try await store.pruneTotals() }
 
-    /// How many tasks completed and failed within the last `window`.
+    /// How many tasks completed and failed within the last `window`, counted by whole seconds
+    /// (at most the last hour; kept per second by the statements that finish tasks).
     public func finishedRecently(within window: Duration = .seconds(60)) async throws -> (completed: Int, failed: Int) {
         try await store.finishedRecently(within: window)
     }
+
+    /// Counts the finished tasks afresh, row by row. ``counts()`` reads counts that TaskFlow's own
+    /// statements keep as they finish, cancel, retry and prune tasks; a change made by hand in
+    /// SQL (or by a TaskFlow from before these counts, running beside this one during an upgrade)
+    /// is not in them until this runs. Changes to tasks wait while it counts (seconds on a table
+    /// of millions).
+    public func recountFinishedTasks() async throws { try await store.recountFinished() }
 
     // MARK: Cancel and retry
 

@@ -153,8 +153,9 @@ extension TaskStore {
                 lease_owner = NULL, lease_expires_at = NULL, updated_at = now(), version = t.version + 1
             FROM input i JOIN locked ON locked.id = i.id
             WHERE t.id = ANY($1::uuid[]) AND t.id = i.id AND locked.status = 'running' AND locked.attempts = i.attempt
-            RETURNING t.id, locked.lease_owner AS owner, locked.attempt_started_at AS attempt_started_at
+            RETURNING t.id, t.status, t.priority, locked.lease_owner AS owner, locked.attempt_started_at AS attempt_started_at
         ),
+        \(counting("updated", perSecond: true)),
         recorded AS (
             -- The attempt's execution row, written whole when it ends. Only this update (the
             -- attempt still current) or a takeover of its expired lease writes one, and both hold

@@ -14,10 +14,10 @@ extension TaskStore {
     /// time-ordered, so a task finished before the cutoff was created before it, and what the
     /// walk passes over is only what is older than the cutoff and not yet finished (few).
     /// Tasks made before ids were time-ordered (random ids) are pruned only when their id falls
-    /// below the bound.
+    /// below the bound. A pass also deletes per-second finish counts older than an hour, and
+    /// subtracts what it deletes from the finished counts (`task_counts`).
     func prune(_ periods: [(TaskStatus, Duration)], batchSize: Int, maxBatches: Int, now: Date = Date()) async throws -> PruneCounts? {
-        guard !periods.isEmpty else { return [:] }
-        return try await pool.withSession { session in
+        try await pool.withSession { session in
             let locked = try session.execute("SELECT pg_try_advisory_lock(hashtext('taskflow.pruner:' || current_schema())) AS locked")
             guard try locked.rows.first?.string("locked") == "t" else { return nil }
             defer { _ = try? session.execute("SELECT pg_advisory_unlock(hashtext('taskflow.pruner:' || current_schema()))") }
@@ -41,6 +41,9 @@ extension TaskStore {
                 }
                 counts[status] = total
             }
+            // Per-second finish counts older than the hour they are kept.
+            try session.execute(
+                "DELETE FROM task_finish_seconds WHERE second < now() - $1 * interval '1 second'", [Int(Self.finishSecondsKept.seconds)])
             return counts
         }
     }
@@ -56,9 +59,12 @@ extension TaskStore {
             FOR UPDATE SKIP LOCKED
         ), executions AS (
             DELETE FROM task_executions e WHERE e.task_id IN (SELECT id FROM doomed)
-        )
-        DELETE FROM tasks t WHERE t.id IN (SELECT id FROM doomed)
-        RETURNING t.id
+        ), deleted AS (
+            DELETE FROM tasks t WHERE t.id IN (SELECT id FROM doomed)
+            RETURNING t.id, t.status, t.priority
+        ),
+        \(counting("deleted", sign: -1, perSecond: false))
+        SELECT id FROM deleted
         """
 
     /// Tasks pruned so far across the fleet, by state.

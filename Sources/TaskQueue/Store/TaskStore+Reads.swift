@@ -48,8 +48,10 @@ extension TaskStore {
             }
             cursorID = decoded.id
         }
-        // Only the filters given go into the statement: sessions keep one generic plan per
-        // statement text, and each combination of filters needs its own (at most 16 of them).
+        // Only the filters given go into the statement, and it is planned for the values given:
+        // whether to walk the primary key, tasks_type_idx, tasks_priority_idx or tasks_status_idx
+        // depends on how many rows match (a rare type is found by its index, a common one as
+        // quickly along the primary key), which a plan kept for every value cannot know.
         var conditions: [String] = []
         var parameters: [PostgresEncodable?] = []
         func add(_ condition: (Int) -> String, _ values: [PostgresEncodable?]) {
@@ -72,7 +74,7 @@ extension TaskStore {
             ORDER BY t.id DESC
             LIMIT $\(parameters.count)
             """
-        let rows = try await pool.withSession { [parameters] session in try session.execute(sql, parameters) }
+        let rows = try await pool.withSession { [parameters] session in try session.execute(sql, parameters, planEachTime: true) }
         var tasks = try TaskRecord.all(in: rows)
         var next: String?
         if tasks.count > limit {
@@ -82,9 +84,19 @@ extension TaskStore {
         return TaskPage(tasks: tasks, nextCursor: next)
     }
 
+    /// Exact counts by status and priority, read without reading the history: unfinished tasks
+    /// (the backlog) are counted along tasks_status_idx, finished ones come from `task_counts`,
+    /// which the statements that finish, cancel, retry and prune tasks keep.
     func counts() async throws -> TaskCounts {
         let rows = try await pool.withSession { session in
-            try session.execute("SELECT status, priority, count(*) AS n FROM tasks GROUP BY status, priority")
+            try session.execute(
+                """
+                SELECT status, priority, count(*) AS n FROM tasks
+                WHERE status IN ('scheduled', 'queued', 'running', 'retrying') AND status <> 'completed'
+                GROUP BY status, priority
+                UNION ALL
+                SELECT status, priority, sum(n) FROM task_counts GROUP BY status, priority
+                """)
         }
         var counts = TaskCounts(byStatus: [:], byPriority: [:], byStatusAndPriority: [:])
         for status in TaskStatus.allCases { counts.byStatus[status] = 0 }
@@ -101,15 +113,17 @@ extension TaskStore {
         return counts
     }
 
-    /// Tasks completed and failed in the last `window`.
+    /// Tasks completed and failed in the last `window`, counted by whole seconds (at most the
+    /// hour that per-second finish counts are kept) from `task_finish_seconds`.
     func finishedRecently(within window: Duration) async throws -> (completed: Int, failed: Int) {
+        let seconds = min(max(Int(window.seconds.rounded(.up)), 1), Int(Self.finishSecondsKept.seconds))
         let rows = try await pool.withSession { session in
             try session.execute(
                 """
-                SELECT count(*) FILTER (WHERE status = 'completed') AS completed,
-                       count(*) FILTER (WHERE status = 'failed') AS failed
-                FROM tasks WHERE finished_at > now() - $1 * interval '1 millisecond'
-                """, [Int(window.milliseconds)])
+                SELECT coalesce(sum(n) FILTER (WHERE status = 'completed'), 0) AS completed,
+                       coalesce(sum(n) FILTER (WHERE status = 'failed'), 0) AS failed
+                FROM task_finish_seconds WHERE second > now() - $1 * interval '1 second'
+                """, [seconds])
         }
         let row = try rows.rows.first.map { (try $0.int("completed"), try $0.int("failed")) }
         return row ?? (0, 0)
@@ -123,9 +137,13 @@ extension TaskStore {
             row: try await transition(
                 id, action: "cancel",
                 sql: """
-                    UPDATE tasks t SET status = 'cancelled', finished_at = now(), updated_at = now(), version = t.version + 1
-                    WHERE t.id = $1 AND t.status IN ('scheduled', 'queued', 'retrying')
-                    RETURNING \(Self.taskColumns)
+                    WITH cancelled AS (
+                        UPDATE tasks t SET status = 'cancelled', finished_at = now(), updated_at = now(), version = t.version + 1
+                        WHERE t.id = $1 AND t.status IN ('scheduled', 'queued', 'retrying')
+                        RETURNING \(Self.taskColumns)
+                    ),
+                    \(Self.counting("cancelled", perSecond: true))
+                    SELECT * FROM cancelled
                     """))
     }
 
@@ -135,11 +153,17 @@ extension TaskStore {
         let row = try await transition(
             id, action: "retry",
             sql: """
-                UPDATE tasks t SET status = 'queued', attempt_base = t.attempts, run_at = now(), last_error = NULL,
-                    finished_at = NULL, publish_generation = t.publish_generation + 1, published_at = NULL, publish_failed_at = NULL,
-                    published_seq = NULL, dead_lettered_at = NULL, verified_at = NULL, updated_at = now(), version = t.version + 1
-                WHERE t.id = $1 AND t.status = 'failed'
-                RETURNING \(Self.taskColumns), t.publish_generation
+                WITH retried AS (
+                    UPDATE tasks t SET status = 'queued', attempt_base = t.attempts, run_at = now(), last_error = NULL,
+                        finished_at = NULL, publish_generation = t.publish_generation + 1, published_at = NULL, publish_failed_at = NULL,
+                        published_seq = NULL, dead_lettered_at = NULL, verified_at = NULL, updated_at = now(), version = t.version + 1
+                    WHERE t.id = $1 AND t.status = 'failed'
+                    RETURNING \(Self.taskColumns), t.publish_generation
+                ),
+                -- No longer failed: out of the failed count.
+                left_failed AS (SELECT 'failed'::text AS status, priority FROM retried),
+                \(Self.counting("left_failed", sign: -1, perSecond: false))
+                SELECT * FROM retried
                 """)
         return (try TaskRecord(row: row), try row.int("publish_generation"))
     }

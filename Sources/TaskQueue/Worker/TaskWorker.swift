@@ -107,10 +107,9 @@ public final class TaskWorker: Service, Sendable {
                     configuration: configuration, logger: logger)
                 group.addTask { await reconciler.run(until: self.finished) }
             }
-            if !configuration.retention.periods.isEmpty {
-                let pruner = Pruner(store: store, configuration: configuration, logger: logger)
-                group.addTask { await pruner.run(until: self.finished) }
-            }
+            // Runs even when every state is kept forever: it also trims the per-second finish counts.
+            let pruner = Pruner(store: store, configuration: configuration, logger: logger)
+            group.addTask { await pruner.run(until: self.finished) }
             group.addTask { await self.drainWatcher(subscriptions.map(\.1)) }
 
             // Unstructured so that a forced stop can cancel every running handler at once (one

@@ -1,0 +1,40 @@
+-- Reads that do not grow with history.
+--
+-- Listing by type and by a priority other than normal: walking the primary key and filtering
+-- reads the whole history when the type or priority is rare. An index by type (every task gets an
+-- entry, as it does in the primary key) and one by priority leaving out normal (the default, most
+-- tasks: a normal task costs nothing here) let those listings start where their rows are. Both
+-- are ordered by id, newest first, so deep pages (a cursor) start where the page left off.
+-- Creating them holds writes to `tasks` back while they build: on a large table, apply this
+-- migration when the queue is quiet.
+CREATE INDEX tasks_type_idx ON tasks (type, id DESC);
+CREATE INDEX tasks_priority_idx ON tasks (priority, id DESC) WHERE priority <> 'normal';
+
+-- /api/v1/stats counted every row by status and priority, seconds of PostgreSQL time once
+-- history is months long. Unfinished tasks (the backlog) are still counted from tasks_status_idx;
+-- finished ones are counted here, by the statements that change them: the finish of an attempt
+-- and a cancel add, a retry of a failed task and the pruner subtract. Each statement adds to the
+-- row of its own session's shard (pg_backend_pid() % 16), so workers finishing at the same time
+-- seldom wait for one another; a count is the sum over shards.
+CREATE TABLE task_counts (
+    status   text     NOT NULL CHECK (status IN ('completed', 'failed', 'cancelled')),
+    priority text     NOT NULL,
+    shard    smallint NOT NULL,
+    n        bigint   NOT NULL,
+    PRIMARY KEY (status, priority, shard)
+) WITH (fillfactor = 50);
+-- The indexes above hold writes back until this transaction commits, so this count is exact.
+INSERT INTO task_counts (status, priority, shard, n)
+SELECT status, priority, 0, count(*) FROM tasks
+WHERE status IN ('completed', 'failed', 'cancelled')
+GROUP BY status, priority;
+
+-- Tasks that reached a final state, per second and shard, kept an hour by the pruner: the last
+-- minute's figures on /api/v1/stats without reading the tasks.
+CREATE TABLE task_finish_seconds (
+    second timestamptz NOT NULL,
+    status text        NOT NULL CHECK (status IN ('completed', 'failed', 'cancelled')),
+    shard  smallint    NOT NULL,
+    n      bigint      NOT NULL,
+    PRIMARY KEY (second, status, shard)
+) WITH (fillfactor = 50);
