@@ -17,11 +17,44 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Handlers per worker process.")
     var concurrency = 64
 
-    @Option(help: "Scenarios to run, comma-separated: burndown,rest,steady,priority.")
+    @Option(
+        help: """
+            Scenarios to run, comma-separated: burndown,rest,steady,priority; the long-horizon ones \
+            (history, longtx, soak: tens of minutes each) run only when named.
+            """)
     var scenarios = "burndown,rest,steady,priority"
+
+    @Option(help: "history: finished tasks loaded into the database before its second pass.")
+    var historyTasks = LongHorizonSizes.full.historyTasks
+
+    @Option(help: "longtx and soak: tasks per second created through REST.")
+    var rate = LongHorizonSizes.full.rate
+
+    @Option(help: "longtx: minutes of the clean, held-transaction and after phases.")
+    var longtxMinutes = LongHorizonSizes.full.longtxMinutes.map(String.init).joined(separator: ",")
+
+    @Option(help: "soak: minutes of load.")
+    var soakMinutes = LongHorizonSizes.full.soakMinutes
+
+    @Option(help: "soak: the workers' retention of finished tasks, in seconds.")
+    var soakRetention = LongHorizonSizes.full.soakRetentionSeconds
 
     @Option(help: "Write the JSON results to this file too.")
     var output: String?
+
+    func validate() throws {
+        guard historyTasks > 0, rate > 0, soakMinutes > 0, soakRetention > 0 else {
+            throw ValidationError("--history-tasks, --rate, --soak-minutes and --soak-retention must be positive")
+        }
+        guard let minutes = phaseMinutes, minutes.count == 3, minutes.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--longtx-minutes takes three positive whole numbers, such as 5,10,5")
+        }
+    }
+
+    private var phaseMinutes: [Int]? {
+        let parts = longtxMinutes.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        return parts.contains(nil) ? nil : parts.compactMap { $0 }
+    }
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
@@ -33,7 +66,11 @@ struct Bench: AsyncParsableCommand {
         let probe = HTTPProbe(connections: 64)
         let run = Runner(
             databaseURL: databaseURL, natsURL: natsURL, bin: bin, sizes: sizes, workers: workers,
-            concurrency: concurrency, probe: probe)
+            concurrency: concurrency, probe: probe,
+            long: LongHorizonSizes(
+                historyTasks: historyTasks, historyBurndownTasks: LongHorizonSizes.full.historyBurndownTasks, rate: rate,
+                longtxMinutes: phaseMinutes ?? LongHorizonSizes.full.longtxMinutes, soakMinutes: soakMinutes,
+                soakRetentionSeconds: soakRetention))
         var results = Results(quick: quick, workers: workers, concurrency: concurrency)
         let selected = Set(scenarios.split(separator: ",").map(String.init))
         do {
@@ -41,6 +78,9 @@ struct Bench: AsyncParsableCommand {
             if selected.contains("rest") { results.rest = try await run.restCreate() }
             if selected.contains("steady") { results.steady = try await run.steady() }
             if selected.contains("priority") { results.priority = try await run.priority() }
+            if selected.contains("history") { results.history = try await run.history() }
+            if selected.contains("longtx") { results.longTransaction = try await run.longTransaction() }
+            if selected.contains("soak") { results.soak = try await run.soak() }
         } catch {
             await probe.shutdown()
             throw error
@@ -69,6 +109,23 @@ struct Sizes {
     static let quick = Sizes(burndownTasks: 5_000, restSeconds: 3, restClients: 32, steadyRate: 500, steadySeconds: 5, lowBacklog: 5_000, highTasks: 50)
 }
 
+/// Sizes of the long-horizon scenarios; `full` is what a full run uses, and each has an option.
+struct LongHorizonSizes {
+    /// history: finished tasks loaded for the second pass, and the burn-down run on both passes.
+    var historyTasks: Int
+    var historyBurndownTasks: Int
+    /// longtx and soak: REST creates per second.
+    var rate: Int
+    /// longtx: minutes of the clean, held and after phases.
+    var longtxMinutes: [Int]
+    var soakMinutes: Int
+    var soakRetentionSeconds: Int
+
+    static let full = LongHorizonSizes(
+        historyTasks: 10_000_000, historyBurndownTasks: 20_000, rate: 3_000, longtxMinutes: [5, 10, 5], soakMinutes: 30,
+        soakRetentionSeconds: 180)
+}
+
 struct Results: Codable {
     var quick: Bool
     var workers: Int
@@ -77,6 +134,9 @@ struct Results: Codable {
     var rest: RestCreate?
     var steady: Steady?
     var priority: Priority?
+    var history: History?
+    var longTransaction: LongTransaction?
+    var soak: Soak?
 
     struct Burndown: Codable {
         var tasks: Int
@@ -153,6 +213,7 @@ struct Results: Codable {
                 "| priority (\(p.highTasks) high behind \(p.lowBacklog) low) | high enqueue→start p50 / p99, ms | \(f(p.highStartP50ms)) / \(f(p.highStartP99ms)) |"
             )
         }
+        lines += longHorizonMarkdown
         let apiRSS = [rest?.apiPeakRSSMB, steady?.apiPeakRSSMB].compactMap { $0 }.max()
         let workerRSS = [burndown?.workerPeakRSSMB, steady?.workerPeakRSSMB].compactMap { $0 }.max()
         lines.append("| memory | peak RSS API / worker (concurrency \(concurrency)), MB | \(f(apiRSS)) / \(f(workerRSS)) |")

@@ -35,6 +35,17 @@ struct HTTPProbe: Sendable {
         return elapsed.fractionalMilliseconds
     }
 
+    /// GETs a path and reads the whole answer; returns the status, the body and the latency in
+    /// milliseconds (request sent to last byte read).
+    func get(port: Int, path: String, timeout: Duration = .seconds(300)) async throws -> (status: Int, body: Data, milliseconds: Double) {
+        let request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        let started = ContinuousClock.now
+        let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
+        let body = try await response.body.collect(upTo: 64 << 20)
+        let elapsed = ContinuousClock.now - started
+        return (Int(response.status.code), Data(body.readableBytesView), elapsed.fractionalMilliseconds)
+    }
+
     func shutdown() async {
         try? await client.shutdown()
     }

@@ -11,9 +11,11 @@ struct Runner {
     let workers: Int
     let concurrency: Int
     let probe: HTTPProbe
+    /// Sizes of the long-horizon scenarios (history, longtx, soak), which `--quick` leaves alone.
+    let long: LongHorizonSizes
 
     /// Runs a scenario on a fresh stack and always removes the stack, processes included.
-    private func withStack<T>(_ scenario: String, port: Int = 18900, _ body: (Stack) async throws -> T) async throws -> T {
+    func withStack<T>(_ scenario: String, port: Int = 18900, _ body: (Stack) async throws -> T) async throws -> T {
         let name = "bench_\(scenario)_\(UUID().uuidString.prefix(6).lowercased())"
         let stack = try await Stack(name: name, databaseURL: databaseURL, natsURL: natsURL, binDirectory: bin, apiPort: port)
         do {
@@ -26,11 +28,11 @@ struct Runner {
         }
     }
 
-    private func log(_ message: String) {
+    func log(_ message: String) {
         FileHandle.standardError.write(Data("[bench] \(message)\n".utf8))
     }
 
-    private func waitUntil(_ what: String, timeout: Duration, _ condition: () async throws -> Bool) async throws {
+    func waitUntil(_ what: String, timeout: Duration, _ condition: () async throws -> Bool) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         while clock.now < deadline {
@@ -44,16 +46,16 @@ struct Runner {
     }
 
     /// True when no task is waiting or running: an index probe, cheap enough to poll.
-    private func drained(_ stack: Stack) async throws -> Bool {
+    func drained(_ stack: Stack) async throws -> Bool {
         try await stack.numbers("SELECT (NOT EXISTS (SELECT 1 FROM tasks WHERE status IN ('scheduled', 'queued', 'running', 'retrying')))::int AS done")["done"]
             == 1
     }
 
-    private func count(_ stack: Stack, _ condition: String) async throws -> Int {
+    func count(_ stack: Stack, _ condition: String) async throws -> Int {
         Int(try await stack.numbers("SELECT count(*) AS n FROM tasks WHERE \(condition)")["n"] ?? 0)
     }
 
-    private func mb(_ bytes: Int?) -> Double? { bytes.map { Double($0) / 1_048_576 } }
+    func mb(_ bytes: Int?) -> Double? { bytes.map { Double($0) / 1_048_576 } }
 
     // MARK: 1. Burn-down
 
@@ -238,7 +240,7 @@ struct Runner {
         }
     }
 
-    private func percentiles(_ expression: String, _ name: String) -> String {
+    func percentiles(_ expression: String, _ name: String) -> String {
         """
         percentile_cont(0.5) WITHIN GROUP (ORDER BY \(expression)) AS \(name)_p50,
         percentile_cont(0.95) WITHIN GROUP (ORDER BY \(expression)) AS \(name)_p95,

@@ -52,9 +52,10 @@ final class Stack: @unchecked Sendable {
         api = try launch("api", env)
     }
 
-    func startWorkers(_ count: Int, concurrency: Int) throws {
+    /// Starts `count` worker processes; `extraEnvironment` adds to or overrides their settings.
+    func startWorkers(_ count: Int, concurrency: Int, extraEnvironment: [String: String] = [:]) throws {
         for index in 0..<count {
-            var env = environment
+            var env = environment.merging(extraEnvironment) { _, extra in extra }
             env["WORKER_ID"] = "\(name)-worker-\(index)"
             env["WORKER_CONCURRENCY"] = "\(concurrency)"
             env["DB_POOL_SIZE"] = "8"
@@ -128,6 +129,20 @@ final class Stack: @unchecked Sendable {
     func numbers(_ sql: String) async throws -> [String: Double] {
         guard let row = try await queue.execute(sql).first else { return [:] }
         return row.compactMapValues { $0.flatMap(Double.init) }
+    }
+
+    /// Runs a query and returns every row's columns as doubles (columns that are not numbers are left out).
+    func rows(_ sql: String) async throws -> [[String: Double]] {
+        try await queue.execute(sql).map { $0.compactMapValues { $0.flatMap(Double.init) } }
+    }
+
+    /// PostgreSQL's clock now, in seconds since 1970: the scenarios' windows are cut on the clock
+    /// that stamps `created_at` and `finished_at`.
+    func databaseTime() async throws -> Double {
+        guard let now = try await numbers("SELECT extract(epoch FROM clock_timestamp()) AS now")["now"] else {
+            throw BenchError("PostgreSQL did not say what time it is")
+        }
+        return now
     }
 }
 
