@@ -101,3 +101,43 @@ struct CountsTests {
         }
     }
 }
+
+@Suite("Listings by type and priority over finished and unfinished tasks")
+struct ListingTests {
+    @Test func typeAndPriorityListingsMergeFinishedAndUnfinishedTasksNewestFirst() async throws {
+        try await TestEnvironment.with { env in
+            // Enqueued one by one, so ids (time-ordered) follow this order; every third one is
+            // cancelled (finished), the rest stay queued (no worker runs).
+            var all: [(id: UUID, type: String, priority: TaskPriority)] = []
+            for index in 0..<18 {
+                let type = index % 2 == 0 ? "report" : "email"
+                let priority: TaskPriority = [.high, .normal, .low][index % 3]
+                let id = try await env.queue.enqueue(NewTask(type: type, priority: priority)).task.id
+                if index % 3 != 1 && index % 4 == 0 { _ = try await env.queue.cancel(id) }
+                all.append((id, type, priority))
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            func pages(_ query: TaskQuery) async throws -> [UUID] {
+                var ids: [UUID] = []
+                var query = query
+                query.limit = 2
+                repeat {
+                    let page = try await env.queue.tasks(query)
+                    ids += page.tasks.map(\.id)
+                    query.cursor = page.nextCursor
+                } while query.cursor != nil
+                return ids
+            }
+            let newestFirst = all.reversed()
+            #expect(try await pages(TaskQuery(type: "report")) == newestFirst.filter { $0.type == "report" }.map(\.id))
+            #expect(try await pages(TaskQuery(priority: .high)) == newestFirst.filter { $0.priority == .high }.map(\.id))
+            #expect(try await pages(TaskQuery(priority: .low)) == newestFirst.filter { $0.priority == .low }.map(\.id))
+            #expect(
+                try await pages(TaskQuery(type: "email", priority: .high))
+                    == newestFirst.filter { $0.type == "email" && $0.priority == .high }.map(\.id))
+            let cancelledReports = try await pages(TaskQuery(status: .cancelled, type: "report"))
+            #expect(!cancelledReports.isEmpty)
+            for id in cancelledReports { #expect(try await env.queue.task(id)?.status == .cancelled) }
+        }
+    }
+}

@@ -1,14 +1,16 @@
 -- Reads that do not grow with history.
 --
 -- Listing by type and by a priority other than normal: walking the primary key and filtering
--- reads the whole history when the type or priority is rare. An index by type (every task gets an
--- entry, as it does in the primary key) and one by priority leaving out normal (the default, most
--- tasks: a normal task costs nothing here) let those listings start where their rows are. Both
--- are ordered by id, newest first, so deep pages (a cursor) start where the page left off.
--- Creating them holds writes to `tasks` back while they build: on a large table, apply this
--- migration when the queue is quiet.
-CREATE INDEX tasks_type_idx ON tasks (type, id DESC);
-CREATE INDEX tasks_priority_idx ON tasks (priority, id DESC) WHERE priority <> 'normal';
+-- reads the whole history when the type or priority is rare. These indexes hold finished tasks
+-- only: a task gets one entry, when it finishes, instead of one per status change (every update
+-- of a task adds an entry to every index whose columns or condition it touches). Unfinished tasks,
+-- the backlog, are listed along tasks_status_idx. Normal priority, the default and most tasks, is
+-- left out (it walks the primary key). Both are ordered by id, newest first, so deep pages (a
+-- cursor) start where the page left off. Creating them holds writes to `tasks` back while they
+-- build: on a large table, apply this migration when the queue is quiet.
+CREATE INDEX tasks_type_idx ON tasks (type, id DESC) WHERE status IN ('completed', 'failed', 'cancelled');
+CREATE INDEX tasks_priority_idx ON tasks (priority, id DESC)
+    WHERE priority <> 'normal' AND status IN ('completed', 'failed', 'cancelled');
 
 -- /api/v1/stats counted every row by status and priority, seconds of PostgreSQL time once
 -- history is months long. Unfinished tasks (the backlog) are still counted from tasks_status_idx;

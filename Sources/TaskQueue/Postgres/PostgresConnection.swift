@@ -75,7 +75,8 @@ final class PostgresConnection: @unchecked Sendable {
         // through an index. Two settings keep it so:
         // - Generic plans always: the batch statements took ~1 ms to plan for a few rows each,
         //   more than they took to run. No statement's best plan depends on its parameter values
-        //   (optional filters get a statement text of their own).
+        //   (optional filters get a statement text of their own), but for listings, which are
+        //   planned for their values (`execute(_:_:planEachTime:)`).
         // - No sequential scans: a generic plan is made from the table's size at the time, and on
         //   a new or emptied tasks table that is a sequential scan, kept until the next ANALYZE.
         //   At 15,000 rows such a claim took 28 ms instead of well under one.
@@ -120,8 +121,15 @@ struct PostgresSession {
     @discardableResult
     func execute(_ sql: String, _ parameters: [PostgresEncodable?] = [], planEachTime: Bool = false) throws -> PostgresRows {
         let texts: [String?] = parameters.map { $0?.postgresText }
-        var name = planEachTime ? nil : prepared.name(for: sql)
-        if name == nil, !planEachTime, let fresh = prepared.reserve(sql) {
+        if planEachTime {
+            // Sessions plan generically, unnamed statements too (see where a session starts).
+            try execute("SET plan_cache_mode = force_custom_plan")
+            defer { _ = try? execute("SET plan_cache_mode = force_generic_plan") }
+            let result = withCStrings(texts) { PQexecParams(handle, sql, Int32(texts.count), nil, $0, nil, nil, 0) }
+            return try PostgresRows(consuming: result, connection: handle, sql: sql)
+        }
+        var name = prepared.name(for: sql)
+        if name == nil, let fresh = prepared.reserve(sql) {
             do {
                 _ = try PostgresRows(consuming: PQprepare(handle, fresh, sql, Int32(texts.count), nil), connection: handle, sql: sql)
                 name = fresh

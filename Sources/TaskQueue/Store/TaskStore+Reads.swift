@@ -49,9 +49,13 @@ extension TaskStore {
             cursorID = decoded.id
         }
         // Only the filters given go into the statement, and it is planned for the values given:
-        // whether to walk the primary key, tasks_type_idx, tasks_priority_idx or tasks_status_idx
-        // depends on how many rows match (a rare type is found by its index, a common one as
-        // quickly along the primary key), which a plan kept for every value cannot know.
+        // which index to walk depends on how many rows match (a rare type is found by its index,
+        // a common one as quickly along the primary key), which a plan kept for every value
+        // cannot know. tasks_status_idx holds every status but completed (most rows, found along
+        // the primary key); tasks_type_idx and tasks_priority_idx hold finished tasks only (an
+        // entry per task rather than one per status change), so a listing by type or priority
+        // without a status reads the finished tasks along those and the unfinished ones (the
+        // backlog) along tasks_status_idx, and merges the two pages.
         var conditions: [String] = []
         var parameters: [PostgresEncodable?] = []
         func add(_ condition: (Int) -> String, _ values: [PostgresEncodable?]) {
@@ -59,21 +63,31 @@ extension TaskStore {
             parameters.append(contentsOf: values)
         }
         if let status = query.status {
-            // tasks_status_idx leaves completed tasks out (most rows, and a finish that writes no
-            // entry there is cheaper); other statuses restate its condition so a generic plan can
-            // use it. Completed tasks are found walking the primary key, where most rows are.
             add({ status == .completed ? "t.status = $\($0)" : "t.status = $\($0) AND t.status <> 'completed'" }, [status.rawValue])
         }
         if let type = query.type { add({ "t.type = $\($0)" }, [type]) }
         if let priority = query.priority { add({ "t.priority = $\($0)" }, [priority.rawValue]) }
         if let cursorID { add({ "t.id < $\($0)::uuid" }, [cursorID]) }
         parameters.append(limit + 1)
-        let sql = """
-            SELECT \(Self.taskColumns) FROM tasks t
-            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
-            ORDER BY t.id DESC
+        func page(_ extra: String?) -> String {
+            let all = conditions + (extra.map { [$0] } ?? [])
+            return """
+                SELECT \(Self.taskColumns) FROM tasks t
+                \(all.isEmpty ? "" : "WHERE " + all.joined(separator: " AND "))
+                ORDER BY t.id DESC
+                LIMIT $\(parameters.count)
+                """
+        }
+        let sql =
+            query.status == nil && (query.type != nil || query.priority != nil)
+            ? """
+            (\(page("t.status IN ('completed', 'failed', 'cancelled')")))
+            UNION ALL
+            (\(page("t.status IN ('scheduled', 'queued', 'running', 'retrying') AND t.status <> 'completed'")))
+            ORDER BY id DESC
             LIMIT $\(parameters.count)
             """
+            : page(nil)
         let rows = try await pool.withSession { [parameters] session in try session.execute(sql, parameters, planEachTime: true) }
         var tasks = try TaskRecord.all(in: rows)
         var next: String?
