@@ -162,17 +162,9 @@ extension Runner {
             guard Int(counts["tasks"] ?? 0) == end - offset else { throw BenchError("history: loaded \(counts) of \(end - offset) tasks") }
             log("history: \(end) of \(total) loaded (\(String(format: "%.0f", (clock.now - started).seconds)) s)")
         }
-        // Finished tasks are counted in task_counts where the schema has it (the statements that
-        // finish tasks keep it up to date; rows loaded behind their back are added here).
-        if try await stack.numbers("SELECT (to_regclass('task_counts') IS NOT NULL)::int AS present")["present"] == 1 {
-            try await stack.queue.execute(
-                """
-                INSERT INTO task_counts (status, priority, shard, n)
-                SELECT status, priority, 0, count(*) FROM tasks WHERE status IN ('completed', 'failed', 'cancelled') GROUP BY 1, 2
-                ON CONFLICT (status, priority, shard) DO UPDATE SET n = task_counts.n + excluded.n
-                """)
-            log("history: task_counts filled")
-        }
+        // Rows loaded behind the finishing statements' back are not in the kept counts.
+        try await stack.queue.recountFinishedTasks()
+        log("history: finished tasks counted")
         try await stack.queue.execute("VACUUM ANALYZE tasks, task_executions")
         _ = try? await stack.queue.execute("CHECKPOINT")
         let seconds = (clock.now - started).seconds

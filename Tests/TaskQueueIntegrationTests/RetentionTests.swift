@@ -25,8 +25,8 @@ struct RetentionTests {
             // Made by hand, so counted by hand, as TaskFlow's own finishing statements would.
             try await env.queue.execute(
                 """
-                INSERT INTO task_counts (status, priority, shard, n) VALUES ($1, 'normal', 0, 1)
-                ON CONFLICT (status, priority, shard) DO UPDATE SET n = task_counts.n + 1
+                INSERT INTO task_counts (status, priority, n) VALUES ($1, 'normal', 1)
+                ON CONFLICT (status, priority) DO UPDATE SET n = task_counts.n + 1
                 """, [status.rawValue])
         }
         return id

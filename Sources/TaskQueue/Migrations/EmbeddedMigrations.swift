@@ -239,36 +239,42 @@ extension Migrator {
 
                 -- /api/v1/stats counted every row by status and priority, seconds of PostgreSQL time once
                 -- history is months long. Unfinished tasks (the backlog) are still counted from tasks_status_idx;
-                -- finished ones are counted here, by the statements that change them: the finish of an attempt
-                -- and a cancel add, a retry of a failed task and the pruner subtract. Each statement adds to the
-                -- row of its own session's shard (pg_backend_pid() % 16), so workers finishing at the same time
-                -- seldom wait for one another; a count is the sum over shards.
+                -- finished ones are counted by the statements that change them: the finish of an attempt and a
+                -- cancel append a row per status and priority to task_count_deltas (+n), a retry of a failed task
+                -- and the pruner append -n. Appending takes no lock that another statement waits for and updates
+                -- no row over and over; the workers' reconcilers fold the deltas into task_counts (totals) and
+                -- task_finish_seconds (finishes per second, kept an hour) every few seconds, in one statement.
+                -- A count is the total plus the deltas not yet folded.
                 CREATE TABLE task_counts (
-                    status   text     NOT NULL CHECK (status IN ('completed', 'failed', 'cancelled')),
-                    priority text     NOT NULL,
-                    shard    smallint NOT NULL,
-                    n        bigint   NOT NULL,
-                    PRIMARY KEY (status, priority, shard)
-                ) WITH (fillfactor = 50);
+                    status   text   NOT NULL CHECK (status IN ('completed', 'failed', 'cancelled')),
+                    priority text   NOT NULL,
+                    n        bigint NOT NULL,
+                    PRIMARY KEY (status, priority)
+                );
                 -- The indexes above hold writes back until this transaction commits, so this count is exact.
-                INSERT INTO task_counts (status, priority, shard, n)
-                SELECT status, priority, 0, count(*) FROM tasks
+                INSERT INTO task_counts (status, priority, n)
+                SELECT status, priority, count(*) FROM tasks
                 WHERE status IN ('completed', 'failed', 'cancelled')
                 GROUP BY status, priority;
 
-                -- Tasks that reached a final state, per second and shard, kept an hour by the pruner: the last
-                -- minute's figures on /api/v1/stats without reading the tasks.
+                CREATE TABLE task_count_deltas (
+                    status   text        NOT NULL CHECK (status IN ('completed', 'failed', 'cancelled')),
+                    priority text        NOT NULL,
+                    n        bigint      NOT NULL,
+                    at       timestamptz NOT NULL DEFAULT now()
+                );
+
                 CREATE TABLE task_finish_seconds (
                     second timestamptz NOT NULL,
                     status text        NOT NULL CHECK (status IN ('completed', 'failed', 'cancelled')),
-                    shard  smallint    NOT NULL,
                     n      bigint      NOT NULL,
-                    PRIMARY KEY (second, status, shard)
-                ) WITH (fillfactor = 50);
+                    PRIMARY KEY (second, status)
+                );
 
                 """##,
             down: ##"""
                 DROP TABLE IF EXISTS task_finish_seconds;
+                DROP TABLE IF EXISTS task_count_deltas;
                 DROP TABLE IF EXISTS task_counts;
                 DROP INDEX IF EXISTS tasks_priority_idx;
                 DROP INDEX IF EXISTS tasks_type_idx;

@@ -155,7 +155,7 @@ extension TaskStore {
             WHERE t.id = ANY($1::uuid[]) AND t.id = i.id AND locked.status = 'running' AND locked.attempts = i.attempt
             RETURNING t.id, t.status, t.priority, locked.lease_owner AS owner, locked.attempt_started_at AS attempt_started_at
         ),
-        \(counting("updated", perSecond: true)),
+        \(counting("updated")),
         recorded AS (
             -- The attempt's execution row, written whole when it ends. Only this update (the
             -- attempt still current) or a takeover of its expired lease writes one, and both hold

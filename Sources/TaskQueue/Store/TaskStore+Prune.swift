@@ -63,7 +63,7 @@ extension TaskStore {
             DELETE FROM tasks t WHERE t.id IN (SELECT id FROM doomed)
             RETURNING t.id, t.status, t.priority
         ),
-        \(counting("deleted", sign: -1, perSecond: false))
+        \(counting("deleted", sign: -1))
         SELECT id FROM deleted
         """
 

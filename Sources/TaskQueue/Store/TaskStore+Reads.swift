@@ -99,8 +99,9 @@ extension TaskStore {
     }
 
     /// Exact counts by status and priority, read without reading the history: unfinished tasks
-    /// (the backlog) are counted along tasks_status_idx, finished ones come from `task_counts`,
-    /// which the statements that finish, cancel, retry and prune tasks keep.
+    /// (the backlog) are counted along tasks_status_idx, finished ones are the totals in
+    /// `task_counts` plus the deltas the statements that finish, cancel, retry and prune tasks
+    /// appended since the reconciler last folded them in.
     func counts() async throws -> TaskCounts {
         let rows = try await pool.withSession { session in
             try session.execute(
@@ -109,7 +110,12 @@ extension TaskStore {
                 WHERE status IN ('scheduled', 'queued', 'running', 'retrying') AND status <> 'completed'
                 GROUP BY status, priority
                 UNION ALL
-                SELECT status, priority, sum(n) FROM task_counts GROUP BY status, priority
+                SELECT status, priority, sum(n) FROM (
+                    SELECT status, priority, n FROM task_counts
+                    UNION ALL
+                    SELECT status, priority, n FROM task_count_deltas
+                ) finished
+                GROUP BY status, priority
                 """)
         }
         var counts = TaskCounts(byStatus: [:], byPriority: [:], byStatusAndPriority: [:])
@@ -128,7 +134,8 @@ extension TaskStore {
     }
 
     /// Tasks completed and failed in the last `window`, counted by whole seconds (at most the
-    /// hour that per-second finish counts are kept) from `task_finish_seconds`.
+    /// hour that per-second finish counts are kept) from `task_finish_seconds` and the deltas not
+    /// yet folded into it.
     func finishedRecently(within window: Duration) async throws -> (completed: Int, failed: Int) {
         let seconds = min(max(Int(window.seconds.rounded(.up)), 1), Int(Self.finishSecondsKept.seconds))
         let rows = try await pool.withSession { session in
@@ -136,7 +143,11 @@ extension TaskStore {
                 """
                 SELECT coalesce(sum(n) FILTER (WHERE status = 'completed'), 0) AS completed,
                        coalesce(sum(n) FILTER (WHERE status = 'failed'), 0) AS failed
-                FROM task_finish_seconds WHERE second > now() - $1 * interval '1 second'
+                FROM (
+                    SELECT status, n FROM task_finish_seconds WHERE second > now() - $1 * interval '1 second'
+                    UNION ALL
+                    SELECT status, n FROM task_count_deltas WHERE n > 0 AND at > now() - $1 * interval '1 second'
+                ) finished
                 """, [seconds])
         }
         let row = try rows.rows.first.map { (try $0.int("completed"), try $0.int("failed")) }
@@ -156,7 +167,7 @@ extension TaskStore {
                         WHERE t.id = $1 AND t.status IN ('scheduled', 'queued', 'retrying')
                         RETURNING \(Self.taskColumns)
                     ),
-                    \(Self.counting("cancelled", perSecond: true))
+                    \(Self.counting("cancelled"))
                     SELECT * FROM cancelled
                     """))
     }
@@ -176,7 +187,7 @@ extension TaskStore {
                 ),
                 -- No longer failed: out of the failed count.
                 left_failed AS (SELECT 'failed'::text AS status, priority FROM retried),
-                \(Self.counting("left_failed", sign: -1, perSecond: false))
+                \(Self.counting("left_failed", sign: -1))
                 SELECT * FROM retried
                 """)
         return (try TaskRecord(row: row), try row.int("publish_generation"))

@@ -11,6 +11,7 @@ import Synchronization
 /// - checks tasks that show no progress: if the stream still holds their message they are a
 ///   backlog and are left alone; if the message is gone (a broker crash lost it) a new message
 ///   generation is published;
+/// - folds the finished-task counts appended by finishing statements into their totals;
 /// - publishes dead letters that were never published.
 ///
 /// Safe in every worker at once: promotions lock rows, generations change conditionally, and
@@ -80,6 +81,9 @@ final class Reconciler: Sendable {
                 logger.warning("republished tasks whose message was lost", metadata: [LogKey.count: "\(renewed.count)"])
             }
         }
+
+        // Finished-task counts appended since the last pass go into their totals.
+        try await store.foldCounts()
 
         for task in try await store.pendingDeadLetters(olderThan: configuration.publishGrace, limit: batchLimit) {
             try await publisher.publishDeadLetter(task)
