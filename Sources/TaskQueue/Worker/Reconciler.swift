@@ -26,6 +26,7 @@ final class Reconciler: Sendable {
     let batchLimit = 500
     private let clock = ContinuousClock()
     private let nextLostCheck = Mutex(ContinuousClock.now)
+    private let nextConfirmCheck = Mutex(ContinuousClock.now)
 
     init(store: TaskStore, publisher: TaskPublisher, nats: NATSClient, streamName: String, configuration: WorkerConfiguration, logger: Logger) {
         self.store = store
@@ -51,7 +52,14 @@ final class Reconciler: Sendable {
     func pass() async throws -> ReconcileReport {
         var report = ReconcileReport()
 
-        let unpublished = try await store.unpublished(olderThan: configuration.publishGrace, confirmAfter: configuration.confirmAfter, limit: batchLimit)
+        // Tasks whose publish failed are looked for on every pass; unconfirmed ones a few times
+        // per confirmAfter: that scan's cost grows with dead index entries (see `unpublished`).
+        var confirm: Duration?
+        if clock.now >= nextConfirmCheck.withLock({ $0 }) {
+            nextConfirmCheck.withLock { $0 = clock.now.advanced(by: configuration.confirmAfter / 4) }
+            confirm = configuration.confirmAfter
+        }
+        let unpublished = try await store.unpublished(olderThan: configuration.publishGrace, confirmAfter: confirm, limit: batchLimit)
         report.published = await publisher.publish(unpublished).count
 
         let due = try await store.promoteDueScheduled(limit: batchLimit)
