@@ -22,12 +22,12 @@ final class OpenLoopLoad: Sendable {
 
     /// Sends until all `total` requests are out or `stop()` is called; returns the requests that
     /// failed (no 201, or no answer).
-    func run(port: Int, json: String, start: ContinuousClock.Instant) async -> Int {
+    /// `threads` defaults to one per 25 tasks/s (16 to 128): a request usually takes a few
+    /// milliseconds, under a held transaction tens, and 40 ms of latency must not delay the schedule.
+    func run(port: Int, json: String, start: ContinuousClock.Instant, threads: Int? = nil) async -> Int {
         let interval = Duration.seconds(1) / rate
         let clock = ContinuousClock()
-        // A request usually takes a few milliseconds; under a held transaction tens. One thread
-        // per 25 tasks/s keeps 40 ms of latency from delaying the schedule.
-        let threads = min(128, max(16, rate / 25))
+        let threads = threads ?? min(128, max(16, rate / 25))
         return await onThreads(threads) { [self] _ -> Int in
             var errors = 0
             var connection: LoadConnection?

@@ -152,31 +152,10 @@ struct Runner {
             try await Task.sleep(for: .seconds(1))
             let total = sizes.steadyRate * sizes.steadySeconds
             log("steady: \(sizes.steadyRate) tasks/s for \(sizes.steadySeconds) s through REST")
-            let interval = Duration.seconds(1) / sizes.steadyRate
-            let clock = ContinuousClock()
-            let start = clock.now
-            let port = stack.apiPort
             // Open loop: each request leaves at its planned time, whatever the earlier ones are
-            // doing, from a pool of connections large enough that none has to wait its turn.
-            let next = Atomic<Int>(0)
-            let errors = await onThreads(16) { _ -> Int in
-                var errors = 0
-                var connection: LoadConnection?
-                while true {
-                    let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                    if index >= total { break }
-                    let wait = start.advanced(by: interval * index) - clock.now
-                    if wait > .zero { usleep(useconds_t(wait.nanoseconds / 1000)) }
-                    do {
-                        if connection == nil { connection = try LoadConnection(port: port) }
-                        if try connection!.post(path: "/api/v1/tasks", json: #"{"type":"noop"}"#) != 201 { errors += 1 }
-                    } catch {
-                        errors += 1
-                        connection = nil
-                    }
-                }
-                return errors
-            }.reduce(0, +)
+            // doing, from 16 connections, enough that none has to wait its turn at this rate.
+            let load = OpenLoopLoad(rate: sizes.steadyRate, seconds: sizes.steadySeconds)
+            let errors = await load.run(port: stack.apiPort, json: #"{"type":"noop"}"#, start: ContinuousClock.now, threads: 16)
             try await waitUntil("steady tasks to finish", timeout: .seconds(120)) {
                 try await drained(stack)
             }
