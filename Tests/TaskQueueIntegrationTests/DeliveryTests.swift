@@ -180,6 +180,35 @@ struct DeliveryTests {
         }
     }
 
+    @Test func theFleetTakesTurnsAtTheReconcilersFullScans() async throws {
+        try await TestEnvironment.with { env in
+            let store = env.queue.store
+            // The first caller gets the turn; another within the interval does not.
+            #expect(try await store.takeTurn(.lost, every: .seconds(60)))
+            #expect(try await !store.takeTurn(.lost, every: .seconds(60)))
+            // Each scan has its own turn.
+            #expect(try await store.takeTurn(.unconfirmed, every: .seconds(60)))
+            #expect(try await !store.takeTurn(.unconfirmed, every: .seconds(60)))
+            // Once the interval has passed (none here), the next caller gets it.
+            #expect(try await store.takeTurn(.lost, every: .zero))
+            // A slow scan (2 s) waits 50 times as long as it took, whatever the interval.
+            try await store.recordTurn(.lost, took: .seconds(2))
+            #expect(try await !store.takeTurn(.lost, every: .zero))
+            // A fast one (under 100 ms) waits only its interval.
+            try await store.recordTurn(.lost, took: .milliseconds(20))
+            #expect(try await store.takeTurn(.lost, every: .zero))
+
+            // A reconciler's pass takes both turns when they are free, so another worker's pass
+            // right after skips them.
+            _ = try await env.queue.pool.withSession { session in
+                try session.execute("UPDATE reconciler_turns SET started_at = '-infinity', took = '0'")
+            }
+            try await env.reconciler(env.workerConfiguration(lostAfter: .seconds(400), confirmAfter: .seconds(400))).pass()
+            #expect(try await !store.takeTurn(.lost, every: .seconds(90)))
+            #expect(try await !store.takeTurn(.unconfirmed, every: .seconds(90)))
+        }
+    }
+
     @Test func aHandlersSlotIsFreeWhileItsOutcomeWaitsForTheDatabase() async throws {
         try await TestEnvironment.with { env in
             let log = RunLog()

@@ -9,8 +9,8 @@ extension TaskStore {
     /// The second scan walks `tasks_unpublished_idx` from its oldest entry. Every task gets an entry
     /// there when it is enqueued, dead once a claim records the publish; while one transaction stays
     /// open anywhere in the database, vacuum can remove none of them, and the scan visits each (a
-    /// 10-minute transaction at 3,000 tasks/s: 1.8 million heap visits per scan). Callers run it a
-    /// few times per `confirmAfter`, not on every pass.
+    /// 10-minute transaction at 3,000 tasks/s: 1.8 million heap visits per scan). The reconciler
+    /// runs it when it has the fleet's turn (`takeTurn(.unconfirmed, ...)`), not on every pass.
     func unpublished(olderThan grace: Duration, confirmAfter: Duration?, limit: Int) async throws -> [PublishTarget] {
         let flagged = """
             SELECT id, priority, publish_generation FROM tasks
@@ -33,6 +33,46 @@ extension TaskStore {
                 """, [Int(grace.milliseconds), limit, Int(confirmAfter.milliseconds)])
         }
         return try rows.rows.map(PublishTarget.init(row:))
+    }
+
+    /// The reconciler's scans that take turns across the fleet (`reconciler_turns`, migration 009).
+    enum Scan: String {
+        /// `suspectedLost`: every published, unfinished task.
+        case lost
+        /// `unpublished` with `confirmAfter`: every unconfirmed task.
+        case unconfirmed
+    }
+
+    /// A scan that took longer than this waits `slowScanStretch` times as long as it took before
+    /// its next turn, so it keeps PostgreSQL busy at most about 2% of the time.
+    static let slowScan: Duration = .milliseconds(100)
+    static let slowScanStretch = 50
+
+    /// Takes the fleet's turn at `scan`: true (and the turn is this caller's) when the last turn
+    /// started at least `interval` ago and, if that scan was slow, its stretched wait has passed.
+    /// A caller that dies during its turn leaves the next one to whoever comes after the wait.
+    func takeTurn(_ scan: Scan, every interval: Duration) async throws -> Bool {
+        let rows = try await pool.withSession { session in
+            try session.execute(
+                """
+                UPDATE reconciler_turns SET started_at = now()
+                WHERE scan = $1
+                  AND started_at + greatest(
+                      $2 * interval '1 millisecond',
+                      CASE WHEN took > $3 * interval '1 millisecond' THEN took * $4 ELSE interval '0' END
+                  ) <= now()
+                RETURNING scan
+                """, [scan.rawValue, Int(interval.milliseconds), Int(Self.slowScan.milliseconds), Self.slowScanStretch])
+        }
+        return !rows.rows.isEmpty
+    }
+
+    /// Records how long this caller's turn at `scan` took, which sets the wait before the next.
+    func recordTurn(_ scan: Scan, took: Duration) async throws {
+        try await pool.withSession { session in
+            try session.execute(
+                "UPDATE reconciler_turns SET took = $2 * interval '1 millisecond' WHERE scan = $1", [scan.rawValue, Int(took.milliseconds)])
+        }
     }
 
     /// Moves due scheduled tasks to queued (unpublished) and returns them for publishing.

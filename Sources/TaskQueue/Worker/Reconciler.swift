@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 
 /// Closes the gaps between PostgreSQL and JetStream. Each pass:
 /// - publishes queued tasks the stream was never seen to take (broker down, process killed between
@@ -15,7 +14,9 @@ import Synchronization
 /// - publishes dead letters that were never published.
 ///
 /// Safe in every worker at once: promotions lock rows, generations change conditionally, and
-/// repeated publishes of one generation are dropped by the server's Nats-Msg-Id window.
+/// repeated publishes of one generation are dropped by the server's Nats-Msg-Id window. The two
+/// scans that read every in-flight or unconfirmed task take turns across the fleet
+/// (`TaskStore.takeTurn`).
 final class Reconciler: Sendable {
     let store: TaskStore
     let publisher: TaskPublisher
@@ -25,8 +26,6 @@ final class Reconciler: Sendable {
     let logger: Logger
     let batchLimit = 500
     private let clock = ContinuousClock()
-    private let nextLostCheck = Mutex(ContinuousClock.now)
-    private let nextConfirmCheck = Mutex(ContinuousClock.now)
 
     init(store: TaskStore, publisher: TaskPublisher, nats: NATSClient, streamName: String, configuration: WorkerConfiguration, logger: Logger) {
         self.store = store
@@ -52,24 +51,25 @@ final class Reconciler: Sendable {
     func pass() async throws -> ReconcileReport {
         var report = ReconcileReport()
 
-        // Tasks whose publish failed are looked for on every pass; unconfirmed ones a few times
-        // per confirmAfter: that scan's cost grows with dead index entries (see `unpublished`).
-        var confirm: Duration?
-        if clock.now >= nextConfirmCheck.withLock({ $0 }) {
-            nextConfirmCheck.withLock { $0 = clock.now.advanced(by: configuration.confirmAfter / 4) }
-            confirm = configuration.confirmAfter
-        }
-        let unpublished = try await store.unpublished(olderThan: configuration.publishGrace, confirmAfter: confirm, limit: batchLimit)
+        // Tasks whose publish failed are looked for on every pass; unconfirmed ones by one worker
+        // of the fleet a few times per confirmAfter: that scan's cost grows with dead index
+        // entries (see `unpublished`).
+        let confirm = try await store.takeTurn(.unconfirmed, every: configuration.confirmAfter / 4)
+        let started = clock.now
+        let unpublished = try await store.unpublished(
+            olderThan: configuration.publishGrace, confirmAfter: confirm ? configuration.confirmAfter : nil, limit: batchLimit)
+        if confirm { try await store.recordTurn(.unconfirmed, took: clock.now - started) }
         report.published = await publisher.publish(unpublished).count
 
         let due = try await store.promoteDueScheduled(limit: batchLimit)
         report.scheduled = await publisher.publish(due).count
 
-        // Checking for lost messages reads every in-flight task, so it runs a few times per
-        // lostAfter rather than on every pass.
-        if nats.isConnected, clock.now >= nextLostCheck.withLock({ $0 }) {
-            nextLostCheck.withLock { $0 = clock.now.advanced(by: configuration.lostAfter / 4) }
+        // Checking for lost messages reads every in-flight task, so one worker of the fleet runs
+        // it a few times per lostAfter rather than every worker on every pass.
+        if nats.isConnected, try await store.takeTurn(.lost, every: configuration.lostAfter / 4) {
+            let started = clock.now
             let suspects = try await store.suspectedLost(quiet: configuration.lostAfter, limit: batchLimit)
+            try await store.recordTurn(.lost, took: clock.now - started)
             var lost: [PublishTarget] = []
             var present: [UUID] = []
             for suspect in suspects {
