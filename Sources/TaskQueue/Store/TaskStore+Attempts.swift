@@ -178,10 +178,10 @@ extension TaskStore {
         let rows = try await pool.withSession { session in
             try session.execute(
                 """
-                WITH \(Self.lockInIDOrder("$1::uuid[]"))
+                WITH \(Self.lockInIDOrder("$1::uuid[]", columns: "status, lease_owner"))
                 UPDATE tasks t SET lease_expires_at = now() + $3 * interval '1 millisecond'
                 FROM locked
-                WHERE t.id = locked.id AND t.status = 'running' AND t.lease_owner = $2
+                WHERE t.id = ANY($1::uuid[]) AND t.id = locked.id AND locked.status = 'running' AND locked.lease_owner = $2
                 RETURNING t.id
                 """, [PostgresArray(ids), workerID, Int(lease.milliseconds)])
         }
@@ -195,7 +195,7 @@ extension TaskStore {
             try session.execute(
                 """
                 WITH \(Self.lockInIDOrder("$1::uuid[]"))
-                UPDATE tasks t SET dead_lettered_at = now() FROM locked WHERE t.id = locked.id
+                UPDATE tasks t SET dead_lettered_at = now() FROM locked WHERE t.id = ANY($1::uuid[]) AND t.id = locked.id
                 """, [PostgresArray(ids)])
         }
     }

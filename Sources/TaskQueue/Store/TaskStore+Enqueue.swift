@@ -122,7 +122,7 @@ extension TaskStore {
             WITH \(lockInIDOrder("$1::uuid[]"))
             UPDATE tasks t SET published_at = now(), published_seq = m.seq
             FROM unnest($1::uuid[], $2::int8[], $3::int[]) AS m(id, seq, generation), locked
-            WHERE t.id = m.id AND locked.id = m.id AND t.publish_generation = m.generation
+            WHERE t.id = ANY($1::uuid[]) AND t.id = m.id AND locked.id = m.id AND t.publish_generation = m.generation
             """,
             [
                 PostgresArray(marks.map(\.taskID)),
@@ -145,7 +145,7 @@ extension TaskStore {
                 """
                 WITH \(Self.lockInIDOrder("$1::uuid[]"))
                 UPDATE tasks t SET publish_failed_at = now()
-                FROM locked WHERE t.id = locked.id AND t.published_at IS NULL
+                FROM locked WHERE t.id = ANY($1::uuid[]) AND t.id = locked.id AND t.published_at IS NULL
                 """, [PostgresArray(ids)])
         }
     }

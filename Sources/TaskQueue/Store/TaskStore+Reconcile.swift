@@ -118,7 +118,7 @@ extension TaskStore {
             try session.execute(
                 """
                 WITH \(Self.lockInIDOrder("$1::uuid[]"))
-                UPDATE tasks t SET verified_at = now() FROM locked WHERE t.id = locked.id
+                UPDATE tasks t SET verified_at = now() FROM locked WHERE t.id = ANY($1::uuid[]) AND t.id = locked.id
                 """, [PostgresArray(ids)])
         }
     }
@@ -130,11 +130,11 @@ extension TaskStore {
         let rows = try await pool.withSession { session in
             try session.execute(
                 """
-                WITH \(Self.lockInIDOrder("$1::uuid[]"))
+                WITH \(Self.lockInIDOrder("$1::uuid[]", columns: "status, publish_generation"))
                 UPDATE tasks t SET publish_generation = t.publish_generation + 1, published_at = NULL, published_seq = NULL
                 FROM unnest($1::uuid[], $2::int[]) AS g(id, generation), locked
-                WHERE t.id = g.id AND locked.id = g.id AND t.publish_generation = g.generation
-                  AND t.status IN ('queued', 'running', 'retrying')
+                WHERE t.id = ANY($1::uuid[]) AND t.id = g.id AND locked.id = g.id AND locked.publish_generation = g.generation
+                  AND locked.status IN ('queued', 'running', 'retrying')
                 RETURNING t.id, t.priority, t.publish_generation
                 """, [PostgresArray(targets.map(\.taskID)), PostgresArray(targets.map(\.generation))])
         }
