@@ -3,7 +3,7 @@
 # run, breaks something, waits for the queue to drain, and checks that nothing was lost, stuck or
 # run to success twice. Prints one table; exits non-zero when an invariant breaks.
 #   CHAOS_TASKS (2000)  tasks per scenario
-#   CHAOS_SCENARIOS ("worker-kill nats-restart postgres-restart nats-cluster drain duplicates poison")
+#   CHAOS_SCENARIOS ("worker-kill nats-restart postgres-restart nats-cluster drain duplicates poison schedules")
 # Runs its own private servers under .taskflow/chaos (ports NATS_PORT 14322, PG_PORT 15532; the
 # nats-cluster scenario's three nodes listen on 14331-14333, routes 16331-16333, monitoring
 # 18331-18333). NATS_SERVER_BIN picks the nats-server binary.
@@ -11,7 +11,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 TASKS="${CHAOS_TASKS:-2000}"
-SCENARIOS="${CHAOS_SCENARIOS:-worker-kill nats-restart postgres-restart nats-cluster drain duplicates poison}"
+SCENARIOS="${CHAOS_SCENARIOS:-worker-kill nats-restart postgres-restart nats-cluster drain duplicates poison schedules}"
 export TASKFLOW_DATA="$ROOT/.taskflow/chaos"
 export NATS_PORT="${CHAOS_NATS_PORT:-14322}" PG_PORT="${CHAOS_PG_PORT:-15532}"
 API_PORT="${CHAOS_API_PORT:-18500}"
@@ -178,6 +178,19 @@ fault() {  # fault SCENARIO, applied while tasks are being submitted
             echo "$leader killed, $(stream_leader) led, $leader back" >"$RUN/leaders"
             start_node "$victim"
             wait_cluster ;;
+        schedules)
+            # A schedule fires every second for 30 s while one worker is killed -9 (and started
+            # again 2 s later) and another is restarted; then it is paused, so the fires are counted
+            # over a fixed span.
+            local started=$SECONDS
+            sleep 5
+            kill -9 "${worker_pids[0]}"; wait "${worker_pids[0]}" 2>/dev/null || true
+            sleep 2; start_worker 0
+            sleep 5
+            kill -TERM "${worker_pids[1]}"; wait "${worker_pids[1]}" 2>/dev/null || true
+            start_worker 1
+            while [ $((SECONDS - started)) -lt 30 ]; do sleep 1; done
+            curl -fs -X POST "$API/api/v1/schedules/chaos-tick/pause" >/dev/null || echo "pause failed" >"$RUN/schedule-bad" ;;
         duplicates|poison) ;;
     esac
 }
@@ -221,6 +234,10 @@ for scenario in $SCENARIOS; do
     log "scenario $scenario: $TASKS tasks, 3 workers"
     start_api
     for i in 0 1 2; do start_worker "$i"; done
+    if [ "$scenario" = schedules ]; then
+        curl -fs -X POST -H 'content-type: application/json' --data '{"name":"chaos-tick","cron":"@every 1s","type":"demo"}' \
+            "$API/api/v1/schedules" >/dev/null || echo "create failed" >"$RUN/schedule-bad"
+    fi
     submit &
     submitter=$!
     fault "$scenario"
@@ -255,6 +272,18 @@ for scenario in $SCENARIOS; do
     [ -f "$RUN/drain-bad" ] && [ "$(cat "$RUN/drain-bad")" != 0 ] && extra="$extra drain-exit-or-time-wrong"
     [ -f "$RUN/leaders" ] && extra="$extra ($(cat "$RUN/leaders"))"
     [ -f "$RUN/leaders-bad" ] && extra="$extra $(cat "$RUN/leaders-bad")"
+    if [ "$scenario" = schedules ]; then
+        # Exactly one task per fire time, none without a fire, and no second skipped.
+        fires=$(sql "SELECT count(*) FROM schedule_fires WHERE NOT manual")
+        fires_off=$(sql "SELECT count(*) FROM (SELECT f.fire_at FROM schedule_fires f LEFT JOIN tasks t ON t.id = f.task_id AND t.schedule = f.schedule GROUP BY f.fire_at HAVING count(t.id) <> 1) x")
+        schedule_tasks=$(sql "SELECT count(*) FROM tasks WHERE schedule = 'chaos-tick'")
+        fire_gaps=$(sql "SELECT count(*) FROM (SELECT fire_at - lag(fire_at) OVER (ORDER BY fire_at) AS d FROM schedule_fires WHERE NOT manual) x WHERE d > interval '1 second'")
+        extra="$extra fires=$fires fires-without-one-task=$fires_off schedule-tasks=$schedule_tasks gaps=$fire_gaps"
+        if [ "$fires" -lt 25 ] || [ "$fires_off" != 0 ] || [ "$schedule_tasks" != "$fires" ] || [ "$fire_gaps" != 0 ]; then
+            echo "schedule invariants broken" >>"$RUN/schedule-bad"
+        fi
+        [ -f "$RUN/schedule-bad" ] && extra="$extra $(tr '\n' ' ' <"$RUN/schedule-bad")"
+    fi
 
     ok=1
     [ "$accepted" = "$TASKS" ] || ok=0
@@ -262,6 +291,7 @@ for scenario in $SCENARIOS; do
     [ "$drain_seconds" = timeout ] && ok=0
     [[ "$extra" == *drain-exit-or-time-wrong* ]] && ok=0
     [ -f "$RUN/leaders-bad" ] && ok=0
+    [ -f "$RUN/schedule-bad" ] && ok=0
     [ -f "$RUN/api-during-outage" ] && [ "$(cat "$RUN/api-during-outage")" != 503 ] && ok=0
     [ "$ok" = 1 ] || failures=$((failures + 1))
     rows+=("| $scenario | $accepted | $completed | $failed_expected | $lost | $stuck | $doubles | $reruns | $multi | $gaps | $open_attempts | $missing_letters | ${drain_seconds}s | $([ "$ok" = 1 ] && echo pass || echo FAIL)$extra |")

@@ -37,6 +37,8 @@ public struct APIError: HTTPResponseError, Sendable {
         switch error.code {
         case .taskNotFound: APIError(.notFound, "task_not_found", error.message)
         case .invalidState: APIError(.conflict, "invalid_state", error.message)
+        case .scheduleNotFound: APIError(.notFound, "schedule_not_found", error.message)
+        case .scheduleExists: APIError(.conflict, "schedule_exists", error.message, field: "name")
         case .idempotencyConflict: APIError(.conflict, "idempotency_conflict", error.message, field: "Idempotency-Key")
         case .invalidArgument:
             switch error.field {

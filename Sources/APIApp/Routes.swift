@@ -20,6 +20,11 @@ public enum Routes {
         (["api", "v1", "tasks", "*", "executions"], ["GET"]),
         (["api", "v1", "tasks", "*", "cancel"], ["POST"]),
         (["api", "v1", "tasks", "*", "retry"], ["POST"]),
+        (["api", "v1", "schedules"], ["GET", "POST"]),
+        (["api", "v1", "schedules", "*"], ["GET", "PATCH", "DELETE"]),
+        (["api", "v1", "schedules", "*", "pause"], ["POST"]),
+        (["api", "v1", "schedules", "*", "resume"], ["POST"]),
+        (["api", "v1", "schedules", "*", "trigger"], ["POST"]),
     ]
 
     struct CreatedKey: Hashable, Sendable {
@@ -73,12 +78,69 @@ public enum Routes {
         tasks.post(":id/retry") { _, context in
             JSON.response(TaskJSON.task(try await queue.retry(try taskID(context))))
         }
+
+        let schedules = router.group("/api/v1/schedules").add(middleware: BearerAuthMiddleware(tokens: settings.tokens))
+        schedules.get { _, _ in
+            JSON.response(.object(["schedules": .array(try await queue.schedules().map(ScheduleJSON.schedule))]))
+        }
+        schedules.post { request, _ in
+            let parsed = try ScheduleRequest(creating: try await jsonBody(request, maxBytes: settings.maxPayloadBytes))
+            let record = try await queue.createSchedule(parsed.schedule)
+            var response = JSON.response(ScheduleJSON.schedule(record), status: .created)
+            var segment = CharacterSet.urlPathAllowed
+            segment.remove("/")
+            let escaped = record.schedule.name.addingPercentEncoding(withAllowedCharacters: segment) ?? record.schedule.name
+            response.headers[.location] = "/api/v1/schedules/\(escaped)"
+            return response
+        }
+        schedules.get(":name") { _, context in
+            let name = try scheduleName(context)
+            guard let record = try await queue.schedule(named: name) else { throw TaskQueueError(.scheduleNotFound, "no schedule is named \(name)") }
+            return JSON.response(ScheduleJSON.schedule(record))
+        }
+        schedules.patch(":name") { request, context in
+            let name = try scheduleName(context)
+            let body = try await jsonBody(request, maxBytes: settings.maxPayloadBytes)
+            guard let existing = try await queue.schedule(named: name) else { throw TaskQueueError(.scheduleNotFound, "no schedule is named \(name)") }
+            let parsed = try ScheduleRequest(patching: existing.schedule, body: body)
+            return JSON.response(ScheduleJSON.schedule(try await queue.updateSchedule(parsed.schedule)))
+        }
+        schedules.delete(":name") { _, context in
+            try await queue.deleteSchedule(named: try scheduleName(context))
+            return Response(status: .noContent)
+        }
+        schedules.post(":name/pause") { _, context in
+            JSON.response(ScheduleJSON.schedule(try await queue.pauseSchedule(named: try scheduleName(context))))
+        }
+        schedules.post(":name/resume") { _, context in
+            JSON.response(ScheduleJSON.schedule(try await queue.resumeSchedule(named: try scheduleName(context))))
+        }
+        schedules.post(":name/trigger") { _, context in
+            let task = try await queue.triggerSchedule(named: try scheduleName(context))
+            var response = JSON.response(TaskJSON.task(task), status: .created)
+            response.headers[.location] = "/api/v1/tasks/\(task.id.lowercasedText)"
+            return response
+        }
         return router
     }
 
     // MARK: Handlers
 
     static func create(_ request: Request, context: BasicRequestContext, queue: TaskQueue, maxBytes: Int) async throws -> Response {
+        let parsed = try CreateTaskRequest(body: try await jsonBody(request, maxBytes: maxBytes), idempotencyKey: request.headers[.idempotencyKey])
+        let result = try await queue.enqueue(parsed.task)
+        if result.created {
+            createdCounters[CreatedKey(type: result.task.type, priority: result.task.priority)].increment()
+        } else {
+            context.logger.debug("idempotent repeat", metadata: ["task.id": "\(result.task.id)"])
+        }
+        var response = JSON.response(TaskJSON.task(result.task), status: result.created ? .created : .ok)
+        response.headers[.location] = "/api/v1/tasks/\(result.task.id.lowercasedText)"
+        return response
+    }
+
+    /// A request's JSON body, at most `maxBytes`: 415 for another media type, 413 when larger.
+    static func jsonBody(_ request: Request, maxBytes: Int) async throws -> [UInt8] {
         let contentType = (request.headers[.contentType] ?? "").lowercased()
         // Trimmed by hand: Foundation's trimmingCharacters goes through NSString, and cost 2% of
         // the API's CPU per request.
@@ -91,17 +153,7 @@ public enum Routes {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBytes {
             throw APIError(.contentTooLarge, "payload_too_large", "the request body is larger than \(maxBytes) bytes")
         }
-        let body = try await request.body.collect(upTo: maxBytes)
-        let parsed = try CreateTaskRequest(body: Array(body.readableBytesView), idempotencyKey: request.headers[.idempotencyKey])
-        let result = try await queue.enqueue(parsed.task)
-        if result.created {
-            createdCounters[CreatedKey(type: result.task.type, priority: result.task.priority)].increment()
-        } else {
-            context.logger.debug("idempotent repeat", metadata: ["task.id": "\(result.task.id)"])
-        }
-        var response = JSON.response(TaskJSON.task(result.task), status: result.created ? .created : .ok)
-        response.headers[.location] = "/api/v1/tasks/\(result.task.id.lowercasedText)"
-        return response
+        return Array(try await request.body.collect(upTo: maxBytes).readableBytesView)
     }
 
     static func list(_ request: Request, queue: TaskQueue) async throws -> Response {
@@ -196,6 +248,14 @@ public enum Routes {
             throw APIError.invalid("id", "invalid_id", "task id must be a UUID")
         }
         return id
+    }
+
+    static func scheduleName(_ context: BasicRequestContext) throws -> String {
+        let raw = try context.parameters.require("name")
+        guard let name = raw.removingPercentEncoding, Schedule.isValidName(name) else {
+            throw APIError.invalid("name", "invalid_name", "a schedule name is 1-\(Schedule.maxNameLength) characters, without '/' or control characters")
+        }
+        return name
     }
 
     static func notFound(_ id: UUID) -> APIError {

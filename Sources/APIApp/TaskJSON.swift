@@ -17,6 +17,7 @@ enum TaskJSON {
             "idempotency_key": .nullable(task.idempotencyKey),
             "last_error": .nullable(task.lastError),
             "published": .bool(task.isPublished),
+            "schedule": .nullable(task.schedule),
             "created_at": .timestamp(task.createdAt),
             "updated_at": .timestamp(task.updatedAt),
             "started_at": .timestamp(task.startedAt),

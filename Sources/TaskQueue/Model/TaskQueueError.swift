@@ -32,6 +32,10 @@ public struct TaskQueueError: Error, Sendable, CustomStringConvertible {
         public static let migrationFailed = Code(rawValue: "migration_failed")
         /// The payload could not be encoded or decoded.
         public static let payloadCoding = Code(rawValue: "payload_coding")
+        /// No schedule has the given name.
+        public static let scheduleNotFound = Code(rawValue: "schedule_not_found")
+        /// A schedule of that name exists already.
+        public static let scheduleExists = Code(rawValue: "schedule_exists")
     }
 
     /// The kind of failure.

@@ -40,6 +40,8 @@ public struct TaskRecord: Sendable, Equatable {
     public var startedAt: Date?
     /// When the task reached a terminal state.
     public var finishedAt: Date?
+    /// The schedule that created the task, if one did.
+    public var schedule: String?
 
     /// Whether the task's message was handed to the work stream: false only while the task waits
     /// for the reconciler to publish it (its publish failed, or it is scheduled for later and

@@ -4,7 +4,7 @@ import Foundation
 /// every row hashed its name again (a tenth of a claim's time in the worker's profile).
 struct TaskRecordColumns {
     let id, type, payload, priority, status, attempts, maxAttempts, attemptBase, runAt, idempotencyKey,
-        lastError, leaseOwner, leaseExpiresAt, publishedAt, publishFailedAt, createdAt, updatedAt, startedAt, finishedAt: Int
+        lastError, leaseOwner, leaseExpiresAt, publishedAt, publishFailedAt, createdAt, updatedAt, startedAt, finishedAt, schedule: Int
 
     init(_ row: PostgresRow) throws {
         id = try row.position("id")
@@ -26,6 +26,7 @@ struct TaskRecordColumns {
         updatedAt = try row.position("updated_at")
         startedAt = try row.position("started_at")
         finishedAt = try row.position("finished_at")
+        schedule = try row.position("schedule")
     }
 }
 
@@ -57,6 +58,7 @@ extension TaskRecord {
         updatedAt = try row.date(at: columns.updatedAt)
         startedAt = try row.optionalDate(at: columns.startedAt)
         finishedAt = try row.optionalDate(at: columns.finishedAt)
+        schedule = try row.optionalString(at: columns.schedule)
     }
 
     /// Every row of a result as a task, the column positions looked up once.

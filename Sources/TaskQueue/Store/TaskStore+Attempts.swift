@@ -91,7 +91,7 @@ extension TaskStore {
         )
         SELECT 'claimed' AS outcome, c.id, c.type, c.payload, c.priority, c.status, c.attempts, c.max_attempts,
                c.attempt_base, c.run_at, c.idempotency_key, c.last_error, c.lease_owner, c.lease_expires_at,
-               c.published_at, c.publish_failed_at, c.created_at, c.updated_at, c.started_at, c.finished_at,
+               c.published_at, c.publish_failed_at, c.created_at, c.updated_at, c.started_at, c.finished_at, c.schedule,
                0::float8 AS due_in_ms, 0::float8 AS lease_left_ms
         FROM claimed c
         UNION ALL

@@ -41,6 +41,17 @@ extension TaskStore {
                 }
                 counts[status] = total
             }
+            // Schedule fires: those older than the completed tasks' period (the tasks they link to
+            // are gone), except each schedule's last few, which its reads show. A fire's key is
+            // not needed to reject a repeat: a schedule's next fire time only moves forward.
+            if let period = periods.first(where: { $0.0 == .completed })?.1 {
+                for _ in 0..<maxBatches {
+                    let deleted = try session.execute(
+                        Self.pruneFiresSQL, [now.addingTimeInterval(-period.seconds), Self.lastFiresShown, batchSize]
+                    ).rows.count
+                    if deleted < batchSize { break }
+                }
+            }
             // Per-second finish counts older than the hour they are kept.
             try session.execute(
                 "DELETE FROM task_finish_seconds WHERE second < now() - $1 * interval '1 second'", [Int(Self.finishSecondsKept.seconds)])
@@ -65,6 +76,23 @@ extension TaskStore {
         ),
         \(counting("deleted", sign: -1))
         SELECT id FROM deleted
+        """
+
+    /// One batch of schedule fires past the cutoff, per schedule, keeping each schedule's last $2.
+    static let pruneFiresSQL = """
+        DELETE FROM schedule_fires d
+        USING (
+            SELECT f.schedule, f.fire_at FROM schedules s
+            CROSS JOIN LATERAL (
+                SELECT g.schedule, g.fire_at FROM schedule_fires g
+                WHERE g.schedule = s.name AND g.fire_at < least($1::timestamptz, coalesce((
+                    SELECT l.fire_at FROM schedule_fires l WHERE l.schedule = s.name ORDER BY l.fire_at DESC OFFSET $2 - 1 LIMIT 1
+                ), '-infinity'))
+                ORDER BY g.fire_at LIMIT $3
+            ) f
+        ) old
+        WHERE d.schedule = old.schedule AND d.fire_at = old.fire_at
+        RETURNING d.fire_at
         """
 
     /// Tasks pruned so far across the fleet, by state.

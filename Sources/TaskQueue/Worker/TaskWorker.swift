@@ -110,6 +110,12 @@ public final class TaskWorker: Service, Sendable {
             // Runs even when every state is kept forever: it also trims the per-second finish counts.
             let pruner = Pruner(store: store, configuration: configuration, logger: logger)
             group.addTask { await pruner.run(until: self.finished) }
+            if configuration.schedulerEnabled {
+                let firer = ScheduleFirer(
+                    store: store, publisher: publisher, configuration: configuration,
+                    defaultMaxAttempts: queueConfiguration.defaultMaxAttempts, logger: logger)
+                group.addTask { await firer.run(until: self.finished) }
+            }
             group.addTask { await self.drainWatcher(subscriptions.map(\.1)) }
 
             // Unstructured so that a forced stop can cancel every running handler at once (one

@@ -44,6 +44,12 @@ public struct WorkerConfiguration: Sendable {
     public var pruneBatchSize: Int
     /// Batches per state in one pass (default 100), so one pass stays bounded.
     public var pruneMaxBatches: Int
+    /// Schedules declared in code, saved when the worker starts (see ``Schedule``).
+    public var schedules: [Schedule]
+    /// Whether this worker fires due schedules (default true; one firing worker is enough).
+    public var schedulerEnabled: Bool
+    /// How often the worker looks for due schedules (default 0.5 s): how late a fire may be.
+    public var scheduleInterval: Duration
 
     /// A configuration; every argument has the default the `worker` executable uses (a
     /// concurrency below 1 counts as 1).
@@ -65,7 +71,10 @@ public struct WorkerConfiguration: Sendable {
         retention: RetentionPolicy = RetentionPolicy(),
         pruneInterval: Duration = .seconds(60),
         pruneBatchSize: Int = 1000,
-        pruneMaxBatches: Int = 100
+        pruneMaxBatches: Int = 100,
+        schedules: [Schedule] = [],
+        schedulerEnabled: Bool = true,
+        scheduleInterval: Duration = .milliseconds(500)
     ) {
         self.workerID = workerID
         self.concurrency = max(1, concurrency)
@@ -85,6 +94,9 @@ public struct WorkerConfiguration: Sendable {
         self.pruneInterval = pruneInterval
         self.pruneBatchSize = max(1, pruneBatchSize)
         self.pruneMaxBatches = max(1, pruneMaxBatches)
+        self.schedules = schedules
+        self.schedulerEnabled = schedulerEnabled
+        self.scheduleInterval = scheduleInterval
     }
 
     /// `hostname:pid`.

@@ -1,0 +1,3 @@
+ALTER TABLE tasks DROP COLUMN IF EXISTS schedule;
+DROP TABLE IF EXISTS schedule_fires;
+DROP TABLE IF EXISTS schedules;
