@@ -28,9 +28,10 @@ public struct Schedule: Sendable, Equatable {
     /// Longest schedule name.
     public static let maxNameLength = 128
 
-    /// Whether `name` can name a schedule: 1-128 characters, no '/' and no control characters.
+    /// Whether `name` can name a schedule: 1-128 Unicode scalars, no '/' and no control characters.
     public static func isValidName(_ name: String) -> Bool {
-        !name.isEmpty && name.count <= maxNameLength && !name.unicodeScalars.contains { $0 == "/" || $0.properties.generalCategory == .control }
+        !name.isEmpty && name.unicodeScalars.count <= maxNameLength
+            && !name.unicodeScalars.contains { $0 == "/" || $0.properties.generalCategory == .control }
     }
 
     /// A schedule of a task given by type name and JSON payload. Throws ``TaskQueueError`` with
