@@ -25,6 +25,10 @@ public enum Routes {
         (["api", "v1", "schedules", "*", "pause"], ["POST"]),
         (["api", "v1", "schedules", "*", "resume"], ["POST"]),
         (["api", "v1", "schedules", "*", "trigger"], ["POST"]),
+        (["api", "v1", "queues", "*", "pause"], ["POST"]),
+        (["api", "v1", "queues", "*", "resume"], ["POST"]),
+        (["api", "v1", "types", "*", "pause"], ["POST"]),
+        (["api", "v1", "types", "*", "resume"], ["POST"]),
     ]
 
     struct CreatedKey: Hashable, Sendable {
@@ -121,6 +125,29 @@ public enum Routes {
             response.headers[.location] = "/api/v1/tasks/\(task.id.lowercasedText)"
             return response
         }
+
+        let queues = router.group("/api/v1/queues").add(middleware: BearerAuthMiddleware(tokens: settings.tokens))
+        queues.post(":priority/pause") { _, context in
+            let priority = try priorityParameter(context)
+            try await queue.pause(priority)
+            return JSON.response(.object(["priority": .string(priority.rawValue), "paused": true]))
+        }
+        queues.post(":priority/resume") { _, context in
+            let priority = try priorityParameter(context)
+            try await queue.resume(priority)
+            return JSON.response(.object(["priority": .string(priority.rawValue), "paused": false]))
+        }
+        let types = router.group("/api/v1/types").add(middleware: BearerAuthMiddleware(tokens: settings.tokens))
+        types.post(":type/pause") { _, context in
+            let type = try typeParameter(context)
+            try await queue.pause(type: type)
+            return JSON.response(.object(["type": .string(type), "paused": true]))
+        }
+        types.post(":type/resume") { _, context in
+            let type = try typeParameter(context)
+            let released = try await queue.resume(type: type)
+            return JSON.response(.object(["type": .string(type), "paused": false, "released": .int(released)]))
+        }
         return router
     }
 
@@ -198,6 +225,8 @@ public enum Routes {
         let counts = try await queue.counts()
         let recent = try await queue.finishedRecently()
         let pruned = try await queue.prunedCounts()
+        let pauses = try await queue.pauses()
+        let held = try await queue.heldTaskCount()
         func tally<Key: RawRepresentable<String>>(_ counts: [Key: Int]) -> JSONValue {
             .object(JSONObject(counts.map { ($0.key.rawValue, JSONValue.int($0.value)) }.sorted { $0.0 < $1.0 }))
         }
@@ -207,6 +236,12 @@ public enum Routes {
             // Deleted by the workers' pruners after their retention period, fleet-wide, since the start.
             "pruned": .object(
                 JSONObject([TaskStatus.cancelled, .completed, .failed].map { ($0.rawValue, JSONValue.int(pruned[$0] ?? 0)) })),
+            // Paused across the fleet; held: tasks of paused types set aside until their type is resumed.
+            "paused": .object([
+                "priorities": .array(TaskPriority.allCases.filter { pauses.priorities.contains($0) }.map { .string($0.rawValue) }),
+                "types": .array(pauses.types.sorted().map(JSONValue.string)),
+                "held": .int(held),
+            ]),
         ]
         if queue.natsConnected, let state = try? await queue.streamState() {
             body["stream"] =
@@ -248,6 +283,21 @@ public enum Routes {
             throw APIError.invalid("id", "invalid_id", "task id must be a UUID")
         }
         return id
+    }
+
+    static func priorityParameter(_ context: BasicRequestContext) throws -> TaskPriority {
+        guard let priority = TaskPriority(rawValue: try context.parameters.require("priority")) else {
+            throw APIError.invalid("priority", "invalid_priority", "priority must be one of high, normal, low")
+        }
+        return priority
+    }
+
+    static func typeParameter(_ context: BasicRequestContext) throws -> String {
+        let raw = try context.parameters.require("type")
+        guard let type = raw.removingPercentEncoding, NewTask.isValidType(type) else {
+            throw APIError.invalid("type", "invalid_type", "a task type is 1-128 letters, digits, '.', '_', ':' or '-'")
+        }
+        return type
     }
 
     static func scheduleName(_ context: BasicRequestContext) throws -> String {

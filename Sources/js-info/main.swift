@@ -7,8 +7,8 @@ import TaskQueue
 struct JSInfo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "js-info",
-        abstract: "Show TaskFlow's JetStream streams, consumers and dead letters (read-only).",
-        subcommands: [Overview.self, DeadLetters.self],
+        abstract: "Show TaskFlow's JetStream streams, consumers, dead letters, schedules and pauses (read-only).",
+        subcommands: [Overview.self, DeadLetters.self, Schedules.self, Paused.self],
         defaultSubcommand: Overview.self
     )
 }
@@ -136,6 +136,110 @@ struct DeadLetters: AsyncParsableCommand {
                 ]
             }
         printTable(rows)
+    }
+}
+
+struct Schedules: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schedules", abstract: "Schedules with their next and last fires (from PostgreSQL: $DATABASE_URL, $DATABASE_SCHEMA).")
+
+    @OptionGroup var options: ConnectionOptions
+
+    @Option(name: .long, help: "PostgreSQL URL (default: $DATABASE_URL).")
+    var database: String?
+
+    func run() async throws {
+        let queue = try await openDatabase(options, database: database)
+        let schedules: [ScheduleRecord]
+        do {
+            schedules = try await queue.schedules()
+        } catch {
+            throw ValidationFailure("cannot read schedules (is the database migrated?): \(error)")
+        }
+        if options.json {
+            let objects: [[String: Any]] = schedules.map { record in
+                [
+                    "name": record.schedule.name, "cron": record.schedule.cron.description, "timezone": record.schedule.timeZone.identifier,
+                    "type": record.schedule.type, "priority": record.schedule.priority.rawValue, "missed": record.schedule.missed.rawValue,
+                    "paused": record.paused, "next_fires": record.nextFires.map(Timestamp.format),
+                    "last_fires": record.lastFires.map { fire in
+                        ["fire_at": Timestamp.format(fire.fireAt), "task_id": fire.taskID.uuidString.lowercased(), "manual": fire.manual] as [String: Any]
+                    },
+                ]
+            }
+            let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        if schedules.isEmpty {
+            print("no schedules")
+            return
+        }
+        let rows =
+            [["SCHEDULE", "CRON", "TIME ZONE", "TYPE", "STATE", "NEXT FIRES", "LAST FIRE"]]
+            + schedules.map { record in
+                [
+                    record.schedule.name, record.schedule.cron.description, record.schedule.timeZone.identifier, record.schedule.type,
+                    record.paused ? "paused" : "active", record.nextFires.prefix(3).map(Timestamp.format).joined(separator: ", "),
+                    record.lastFires.first.map { "\(Timestamp.format($0.fireAt)) \($0.taskID.uuidString.lowercased())" } ?? "-",
+                ]
+            }
+        printTable(rows)
+    }
+}
+
+struct Paused: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "paused", abstract: "Paused priorities (their subjects) and types, and tasks held meanwhile (from PostgreSQL).")
+
+    @OptionGroup var options: ConnectionOptions
+
+    @Option(name: .long, help: "PostgreSQL URL (default: $DATABASE_URL).")
+    var database: String?
+
+    func run() async throws {
+        let queue = try await openDatabase(options, database: database)
+        let pauses: TaskPauses
+        let held: Int
+        do {
+            pauses = try await queue.pauses()
+            held = try await queue.heldTaskCount()
+        } catch {
+            throw ValidationFailure("cannot read pauses (is the database migrated?): \(error)")
+        }
+        let priorities = TaskPriority.allCases.filter { pauses.priorities.contains($0) }
+        if options.json {
+            let object: [String: Any] = [
+                "priorities": priorities.map { ["priority": $0.rawValue, "subject": queue.configuration.subject(for: $0)] },
+                "types": pauses.types.sorted(), "held": held,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        if pauses.isEmpty && held == 0 {
+            print("nothing paused")
+            return
+        }
+        printTable(
+            [["PAUSED", "NAME", "SUBJECT"]]
+                + priorities.map { ["priority", $0.rawValue, queue.configuration.subject(for: $0)] }
+                + pauses.types.sorted().map { ["type", $0, "-"] })
+        print("held tasks: \(held)")
+    }
+}
+
+/// TaskFlow's queue from the environment, for the subcommands that read PostgreSQL.
+func openDatabase(_ options: ConnectionOptions, database: String?) async throws -> TaskQueue {
+    var configuration = try TaskQueueConfiguration.fromEnvironment(EnvironmentReader(), connectionName: "js-info")
+    if let database { configuration.postgres.url = database }
+    if let server = options.server { configuration.nats.urls = NATSConfiguration(url: server).urls }
+    configuration.streamName = options.streamName
+    configuration.runMigrations = false
+    do {
+        return try await TaskQueue.connect(configuration: configuration)
+    } catch {
+        throw ValidationFailure("cannot open TaskFlow's database: \(error)")
     }
 }
 

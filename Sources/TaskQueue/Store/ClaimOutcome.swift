@@ -12,4 +12,7 @@ enum ClaimOutcome: Sendable, Equatable {
     case heldElsewhere
     /// No such task.
     case unknown
+    /// Its type is paused: the task was held (no attempt spent) and is published again when the
+    /// type is resumed, so this message is done with.
+    case held
 }

@@ -163,7 +163,7 @@ extension TaskStore {
                 id, action: "cancel",
                 sql: """
                     WITH cancelled AS (
-                        UPDATE tasks t SET status = 'cancelled', finished_at = now(), updated_at = now(), version = t.version + 1
+                        UPDATE tasks t SET status = 'cancelled', finished_at = now(), updated_at = now(), version = t.version + 1, held_at = NULL
                         WHERE t.id = $1 AND t.status IN ('scheduled', 'queued', 'retrying')
                         RETURNING \(Self.taskColumns)
                     ),

@@ -15,7 +15,7 @@ extension TaskStore {
         let flagged = """
             SELECT id, priority, publish_generation FROM tasks
             WHERE publish_failed_at IS NOT NULL AND published_at IS NULL AND status IN ('queued', 'retrying')
-              AND updated_at < now() - $1 * interval '1 millisecond'
+              AND held_at IS NULL AND updated_at < now() - $1 * interval '1 millisecond'
             ORDER BY updated_at LIMIT $2
             """
         let rows = try await pool.withSession { session in
@@ -26,7 +26,7 @@ extension TaskStore {
                 (\(flagged))
                 UNION
                 (SELECT id, priority, publish_generation FROM tasks
-                 WHERE published_at IS NULL AND status IN ('queued', 'retrying')
+                 WHERE published_at IS NULL AND status IN ('queued', 'retrying') AND held_at IS NULL
                    AND created_at < now() - $3 * interval '1 millisecond'
                  ORDER BY created_at LIMIT $2)
                 LIMIT $2

@@ -90,6 +90,15 @@ final class Reconciler: Sendable {
             }
         }
 
+        // Tasks held for a type that is no longer paused (a claim that read the pause just before
+        // the resume committed): released and published as the resume would have.
+        for type in try await store.releasableHeldTypes() {
+            let released = try await store.releaseHeld(type: type, limit: batchLimit)
+            let published = await publisher.publish(released)
+            try await store.markPublishFailed(released.map(\.taskID).filter { !published.contains($0) })
+            report.released += released.count
+        }
+
         // Finished-task counts appended since the last pass go into their totals.
         try await store.foldCounts()
 
@@ -102,7 +111,7 @@ final class Reconciler: Sendable {
                 "reconciled",
                 metadata: [
                     "published": "\(report.published)", "scheduled": "\(report.scheduled)",
-                    "republished": "\(report.republished)", "dead_letters": "\(report.deadLetters)",
+                    "republished": "\(report.republished)", "dead_letters": "\(report.deadLetters)", "released": "\(report.released)",
                 ])
         }
         return report
@@ -115,4 +124,5 @@ struct ReconcileReport: Sendable, Equatable {
     var scheduled = 0
     var republished = 0
     var deadLetters = 0
+    var released = 0
 }

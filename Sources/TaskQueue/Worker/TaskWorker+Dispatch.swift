@@ -22,7 +22,15 @@ extension TaskWorker {
     func admit(_ batch: [DeliveryBuffer<JetStreamMessage>.Delivery]) async -> [(DeliveryBuffer<JetStreamMessage>.Delivery, TaskRecord)] {
         var byID: [UUID: [DeliveryBuffer<JetStreamMessage>.Delivery]] = [:]
         var settled = 0
+        let paused = pauses.withLock { $0 }
         for delivery in batch {
+            // Fetched before its priority was paused: back to the stream, no attempt spent; the
+            // consumer hands redeliveries out first when its priority is resumed.
+            if !paused.priorities.isEmpty, paused.priorities.contains(delivery.priority) {
+                try? delivery.message.nak()
+                settled += 1
+                continue
+            }
             // The id as published parses directly; Foundation's trimming (a twentieth of the
             // worker's CPU when every message went through it) only for a message that needs it.
             guard let text = delivery.message.text,
@@ -48,7 +56,7 @@ extension TaskWorker {
                 let ids = Array(byID.keys)
                 let outcomes = try await store.claim(
                     ids, sequences: ids.map { byID[$0]?.first?.message.streamSequence ?? 0 },
-                    workerID: configuration.workerID, lease: lease)
+                    workerID: configuration.workerID, lease: lease, holdingPausedTypes: !paused.types.isEmpty)
                 for (id, deliveries) in byID {
                     for (index, delivery) in deliveries.enumerated() {
                         // Copies of one id in one batch: the first runs it, the rest are duplicates.
@@ -90,6 +98,9 @@ extension TaskWorker {
             try? message.ack()
         case .heldElsewhere:
             logger.debug("duplicate message for a running task acknowledged", metadata: metadata)
+            try? message.ack()
+        case .held:
+            logger.debug("task of a paused type held until it is resumed", metadata: metadata)
             try? message.ack()
         case .unknown:
             logger.warning("terminating a message for an unknown task id", metadata: metadata)

@@ -38,6 +38,10 @@ extension TaskWorker {
         var failures = 0
         let clock = ContinuousClock()
         while !drainRequested.isFired {
+            if pauses.withLock({ $0.priorities.contains(priority) }) {
+                if await sleep(for: .milliseconds(250), unless: drainRequested) { break }
+                continue
+            }
             let room = await buffer.waitForRoom(priority)
             if room == 0 { break }
             do {

@@ -30,6 +30,8 @@ public final class TaskWorker: Service, Sendable {
     let forceStop = Signal()
     /// Every handler has finished and its outcome is recorded.
     let finished = Signal()
+    /// What is paused across the fleet, as last read (every second; see TaskWorker+Pauses).
+    let pauses = Mutex(TaskPauses())
 
     struct RunningAttempt: Sendable {
         let message: JetStreamMessage
@@ -90,6 +92,7 @@ public final class TaskWorker: Service, Sendable {
             finished.fire()
             return
         }
+        await refreshPauses()
         logger.info(
             "worker started",
             metadata: [
@@ -101,6 +104,7 @@ public final class TaskWorker: Service, Sendable {
             }
             group.addTask { await self.batcher.run() }
             group.addTask { await self.heartbeatLoop() }
+            group.addTask { await self.pauseLoop() }
             if configuration.reconcilerEnabled {
                 let reconciler = Reconciler(
                     store: store, publisher: publisher, nats: nats, streamName: queueConfiguration.streamName,

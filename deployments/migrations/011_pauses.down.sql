@@ -1,0 +1,3 @@
+DROP INDEX IF EXISTS tasks_held_idx;
+ALTER TABLE tasks DROP COLUMN IF EXISTS held_at;
+DROP TABLE IF EXISTS task_pauses;
