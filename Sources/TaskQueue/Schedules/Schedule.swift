@@ -90,7 +90,7 @@ public struct Schedule: Sendable, Equatable {
 }
 
 /// What a schedule does with the fires it missed while no worker ran (a fire found more than
-/// ``ScheduleFirer/missedAfter`` late counts as missed).
+/// 5 seconds late counts as missed).
 public enum MissedFirePolicy: String, Sendable, Codable, CaseIterable {
     /// Leave them out; the schedule fires next at its next time.
     case skip
