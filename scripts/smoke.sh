@@ -152,7 +152,7 @@ step "a schedule fires every second and its tasks complete"
 SCHEDULE="smoke-tick-$RANDOM"
 request POST /api/v1/schedules "{\"name\":\"$SCHEDULE\",\"cron\":\"@every 1s\",\"type\":\"demo\",\"payload\":{\"from\":\"schedule\"}}"
 [ "$STATUS" = 201 ] || fail "create schedule answered $STATUS: $BODY"
-request POST /api/v1/schedules "{\"name\":\"$SCHEDULE\",\"cron\":\"61 * * * *\",\"type\":\"demo\"}"
+request POST /api/v1/schedules "{\"name\":\"$SCHEDULE\",\"cron\":\"@daily\",\"type\":\"demo\"}"
 [ "$STATUS" = 409 ] || fail "a taken name answered $STATUS"
 request POST /api/v1/schedules '{"name":"bad","cron":"61 * * * *","type":"demo"}'
 [ "$STATUS" = 400 ] && [ "$(jq -r .error.field <<<"$BODY")" = cron ] || fail "a bad expression answered $STATUS: $BODY"
