@@ -9,18 +9,7 @@ struct CreateTaskRequest {
 
     /// Parses and validates the body; every problem is a 400 naming the field.
     init(body: [UInt8], idempotencyKey: String?) throws {
-        let parsed: Any
-        do {
-            parsed = try JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
-        } catch {
-            throw APIError(.badRequest, "malformed_json", "the request body is not valid JSON")
-        }
-        guard let object = parsed as? [String: Any] else {
-            throw APIError(.badRequest, "invalid_body", "the request body must be a JSON object")
-        }
-        if let unknown = object.keys.sorted().first(where: { !Self.fields.contains($0) }) {
-            throw APIError.invalid(unknown, "unknown_field", "unknown field \(unknown)")
-        }
+        let object = try Self.object(body, fields: Self.fields)
         guard let typeValue = object["type"] else { throw APIError.invalid("type", "missing_type", "type is required") }
         guard let type = typeValue as? String else { throw APIError.invalid("type", "invalid_type", "type must be a string") }
 
@@ -85,6 +74,24 @@ struct CreateTaskRequest {
         } catch let error as TaskQueueError {
             throw APIError.from(error)
         }
+    }
+
+    /// A request body that must be a JSON object with members among `fields`: 400 naming the
+    /// problem otherwise (malformed JSON, another JSON value, the first unknown member).
+    static func object(_ body: [UInt8], fields: Set<String>) throws -> [String: Any] {
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
+        } catch {
+            throw APIError(.badRequest, "malformed_json", "the request body is not valid JSON")
+        }
+        guard let object = parsed as? [String: Any] else {
+            throw APIError(.badRequest, "invalid_body", "the request body must be a JSON object")
+        }
+        if let unknown = object.keys.sorted().first(where: { !fields.contains($0) }) {
+            throw APIError.invalid(unknown, "unknown_field", "unknown field \(unknown)")
+        }
+        return object
     }
 
     /// JSONSerialization turns true/false into NSNumber (objCType "c"); a boolean is not a number here.

@@ -9,13 +9,13 @@ struct ScheduleRequest {
 
     /// A new schedule: `name`, `cron` and `type` are required. Every problem is a 400 naming the field.
     init(creating body: [UInt8]) throws {
-        let object = try Self.object(body)
+        let object = try CreateTaskRequest.object(body, fields: Self.fields)
         try self.init(object, body: body, over: nil)
     }
 
     /// `existing` with the fields the body gives changed; the name cannot change.
     init(patching existing: Schedule, body: [UInt8]) throws {
-        let object = try Self.object(body)
+        let object = try CreateTaskRequest.object(body, fields: Self.fields)
         if let name = object["name"], (name as? String) != existing.name {
             throw APIError.invalid("name", "invalid_name", "a schedule cannot be renamed; create one under the new name")
         }
@@ -76,22 +76,6 @@ struct ScheduleRequest {
         } catch let error as TaskQueueError {
             throw APIError.from(error)
         }
-    }
-
-    private static func object(_ body: [UInt8]) throws -> [String: Any] {
-        let parsed: Any
-        do {
-            parsed = try JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
-        } catch {
-            throw APIError(.badRequest, "malformed_json", "the request body is not valid JSON")
-        }
-        guard let object = parsed as? [String: Any] else {
-            throw APIError(.badRequest, "invalid_body", "the request body must be a JSON object")
-        }
-        if let unknown = object.keys.sorted().first(where: { !fields.contains($0) }) {
-            throw APIError.invalid(unknown, "unknown_field", "unknown field \(unknown)")
-        }
-        return object
     }
 }
 
