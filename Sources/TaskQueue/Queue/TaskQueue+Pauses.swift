@@ -46,9 +46,8 @@ extension TaskQueue {
         while true {
             let batch = try await store.releaseHeld(type: type, limit: 500)
             if batch.isEmpty { break }
-            let published = await publisher.publish(batch)
-            // Flagged for the reconciler, as a failed enqueue's publish is.
-            try await store.markPublishFailed(batch.map(\.taskID).filter { !published.contains($0) })
+            // A publish that fails is flagged for the reconciler by the publisher, as an enqueue's is.
+            await publisher.publish(batch)
             released += batch.count
         }
         return released

@@ -73,12 +73,8 @@ extension TaskQueue {
             throw Self.noSchedule(name)
         }
         var task = created
-        if await publisher.publish([target]).contains(task.id) {
-            task.publishedAt = Date()
-        } else {
-            try await store.markPublishFailed([task.id])
-            task.publishFailedAt = Date()
-        }
+        // As the row now says: published, or flagged for the reconciler (by the publisher).
+        if await publisher.publish([target]).contains(task.id) { task.publishedAt = Date() } else { task.publishFailedAt = Date() }
         return task
     }
 

@@ -94,8 +94,7 @@ final class Reconciler: Sendable {
         // the resume committed): released and published as the resume would have.
         for type in try await store.releasableHeldTypes() {
             let released = try await store.releaseHeld(type: type, limit: batchLimit)
-            let published = await publisher.publish(released)
-            try await store.markPublishFailed(released.map(\.taskID).filter { !published.contains($0) })
+            await publisher.publish(released)
             report.released += released.count
         }
 

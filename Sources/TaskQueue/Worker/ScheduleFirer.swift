@@ -51,9 +51,8 @@ final class ScheduleFirer: Sendable {
     @discardableResult
     func pass() async throws -> Int {
         let created = try await store.fireDueSchedules(limit: batchLimit, missedAfter: Self.missedAfter, defaultMaxAttempts: defaultMaxAttempts)
-        // A task whose publish fails is flagged for the reconciler, as any enqueue's is.
-        let published = await publisher.publish(created)
-        try await store.markPublishFailed(created.map(\.taskID).filter { !published.contains($0) })
+        // A task whose publish fails is flagged for the reconciler by the publisher, as any enqueue's is.
+        await publisher.publish(created)
         if !created.isEmpty { logger.debug("schedules fired", metadata: [LogKey.count: "\(created.count)"]) }
         return created.count
     }
