@@ -18,6 +18,7 @@ public enum Routes {
         (["api", "v1", "tasks"], ["GET", "POST"]),
         (["api", "v1", "tasks", "*"], ["GET"]),
         (["api", "v1", "tasks", "*", "executions"], ["GET"]),
+        (["api", "v1", "tasks", "cancel"], ["POST"]),
         (["api", "v1", "tasks", "*", "cancel"], ["POST"]),
         (["api", "v1", "tasks", "*", "retry"], ["POST"]),
         (["api", "v1", "schedules"], ["GET", "POST"]),
@@ -29,6 +30,8 @@ public enum Routes {
         (["api", "v1", "queues", "*", "resume"], ["POST"]),
         (["api", "v1", "types", "*", "pause"], ["POST"]),
         (["api", "v1", "types", "*", "resume"], ["POST"]),
+        (["api", "v1", "types", "*", "limits"], ["GET", "PUT", "DELETE"]),
+        (["api", "v1", "limits"], ["GET"]),
     ]
 
     struct CreatedKey: Hashable, Sendable {
@@ -76,8 +79,18 @@ public enum Routes {
             let executions = try await queue.executions(of: id)
             return JSON.response(.object(["task_id": .string(id.lowercasedText), "executions": .array(executions.map(TaskJSON.execution))]))
         }
+        tasks.post("cancel") { request, _ in
+            let parsed = try SelectionRequest(body: try await jsonBody(request, maxBytes: settings.maxPayloadBytes))
+            let summary = try await queue.cancel(matching: parsed.selection)
+            return JSON.response(.object(["cancelled": .int(summary.cancelled), "cancel_requested": .int(summary.cancelRequested)]))
+        }
         tasks.post(":id/cancel") { _, context in
-            JSON.response(TaskJSON.task(try await queue.cancel(try taskID(context))))
+            let task = try await queue.cancel(try taskID(context))
+            guard task.status == .running else { return JSON.response(TaskJSON.task(task)) }
+            // Running: the worker is asked to stop it and acts within about a second.
+            guard case .object(var body) = TaskJSON.task(task) else { return JSON.response(TaskJSON.task(task), status: .accepted) }
+            body["state"] = "cancel requested"
+            return JSON.response(.object(body), status: .accepted)
         }
         tasks.post(":id/retry") { _, context in
             JSON.response(TaskJSON.task(try await queue.retry(try taskID(context))))
@@ -147,6 +160,29 @@ public enum Routes {
             let type = try typeParameter(context)
             let released = try await queue.resume(type: type)
             return JSON.response(.object(["type": .string(type), "paused": false, "released": .int(released)]))
+        }
+        types.get(":type/limits") { _, context in
+            let type = try typeParameter(context)
+            guard let state = try await queue.limits(for: type) else {
+                throw APIError(.notFound, "limits_not_found", "task type \(type) has no limits")
+            }
+            return JSON.response(LimitsJSON.state(state))
+        }
+        types.put(":type/limits") { request, context in
+            let type = try typeParameter(context)
+            let parsed = try LimitsRequest(body: try await jsonBody(request, maxBytes: settings.maxPayloadBytes))
+            return JSON.response(LimitsJSON.state(try await queue.setLimits(parsed.limits, for: type)))
+        }
+        types.delete(":type/limits") { _, context in
+            let type = try typeParameter(context)
+            guard try await queue.removeLimits(for: type) else {
+                throw APIError(.notFound, "limits_not_found", "task type \(type) has no limits")
+            }
+            return Response(status: .noContent)
+        }
+        let limits = router.group("/api/v1/limits").add(middleware: BearerAuthMiddleware(tokens: settings.tokens))
+        limits.get { _, _ in
+            JSON.response(.object(["limits": .array(try await queue.allLimits().map(LimitsJSON.state))]))
         }
         return router
     }

@@ -18,6 +18,7 @@ enum TaskJSON {
             "last_error": .nullable(task.lastError),
             "published": .bool(task.isPublished),
             "schedule": .nullable(task.schedule),
+            "cancel_requested_at": .timestamp(task.cancelRequestedAt),
             "created_at": .timestamp(task.createdAt),
             "updated_at": .timestamp(task.updatedAt),
             "started_at": .timestamp(task.startedAt),

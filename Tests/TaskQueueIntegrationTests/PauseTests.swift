@@ -108,11 +108,14 @@ struct PauseTests {
             try await env.queue.pause(type: "other")
             let report = try await env.reconciler(env.workerConfiguration(confirmAfter: .seconds(3600))).pass()
             #expect(report.released == 1)
-            #expect(try await heldCount(env) == 0)
+            // Released: published again, and held until a claim takes it.
+            #expect(try await env.queue.task(id)?.isPublished == true)
+            #expect(try await env.reconciler(env.workerConfiguration(confirmAfter: .seconds(3600))).pass().released == 0)
             let log = RunLog()
             let worker = env.startWorker(try testRegistry(log))
             try await env.waitFor(id, .completed)
             #expect(log.successCount(id) == 1)
+            #expect(try await heldCount(env) == 0)
             try await worker.stop()
         }
     }

@@ -8,6 +8,8 @@ public enum ExecutionStatus: String, Sendable, Codable {
     case succeeded
     /// The handler threw, timed out, was interrupted or its worker vanished.
     case failed
+    /// A cancel request stopped the attempt (the task ended cancelled).
+    case cancelled
 }
 
 /// One attempt of a task.

@@ -42,6 +42,9 @@ public struct TaskRecord: Sendable, Equatable {
     public var finishedAt: Date?
     /// The schedule that created the task, if one did.
     public var schedule: String?
+    /// When a cancel was asked for while the task ran (``TaskQueue/TaskQueue/cancel(_:)``); the
+    /// task ends `cancelled` once its worker stops the attempt.
+    public var cancelRequestedAt: Date?
 
     /// Whether the task's message was handed to the work stream: false only while the task waits
     /// for the reconciler to publish it (its publish failed, or it is scheduled for later and

@@ -34,31 +34,18 @@ extension TaskQueue {
         return try await store.setPaused(kind: "type", name: type, paused: true)
     }
 
-    /// Resumes `type` and publishes its held tasks again, oldest first; returns how many it
-    /// released. Resuming a type that is not paused still releases any held task of it.
+    /// Resumes `type` and publishes its held tasks again, oldest first (as far as its limits allow,
+    /// if it has any); returns how many it released. Resuming a type that is not paused still
+    /// releases any held task of it.
     ///
     /// - Throws: ``TaskQueueError`` `invalidArgument` for a name that cannot be a task type.
     @discardableResult
     public func resume(type: String) async throws -> Int {
         try Self.checkType(type)
         _ = try await store.setPaused(kind: "type", name: type, paused: false)
-        var released = 0
-        while true {
-            let batch = try await store.releaseHeld(type: type, limit: 500)
-            if batch.isEmpty { break }
-            // A publish that fails is flagged for the reconciler by the publisher, as an enqueue's is.
-            await publisher.publish(batch)
-            released += batch.count
-        }
-        return released
+        return try await releaseHeld(type: type)
     }
 
-    /// Tasks held because their type is paused.
+    /// Tasks held because their type is paused or over a limit.
     public func heldTaskCount() async throws -> Int { try await store.heldCount() }
-
-    private static func checkType(_ type: String) throws {
-        guard NewTask.isValidType(type) else {
-            throw TaskQueueError(.invalidArgument, "a task type is 1-128 letters, digits, '.', '_', ':' or '-'", field: "type")
-        }
-    }
 }

@@ -113,11 +113,32 @@ public final class TaskQueue: Sendable {
 
     // MARK: Cancel and retry
 
-    /// Cancels a task that has not started (scheduled, queued or waiting to retry).
+    /// Cancels a task. One that has not started (scheduled, queued, waiting to retry, or held) is
+    /// cancelled at once. A running one gets a cancel request and is returned still `running`,
+    /// with ``TaskRecord/cancelRequestedAt`` set: its worker cancels the handler's Swift task
+    /// within about a second (see ``TaskContext/isCancelled``), records the attempt as cancelled
+    /// and ends the task `cancelled`, without a retry, whatever the handler returns after the
+    /// request. If that worker died, the next claim of the task cancels it instead of running it.
     ///
-    /// - Throws: ``TaskQueueError`` `taskNotFound`, or `invalidState` when the task has started or ended.
+    /// - Throws: ``TaskQueueError`` `taskNotFound`, or `invalidState` when the task has ended.
     @discardableResult
     public func cancel(_ id: UUID) async throws -> TaskRecord { try await store.cancel(id) }
+
+    /// Cancels every unfinished task `selection` matches, as ``cancel(_:)`` does one: waiting
+    /// tasks are cancelled, running ones get a cancel request. Works through the matches in batches
+    /// of 500, so it does not hold them all locked at once; tasks created meanwhile may be missed.
+    ///
+    /// - Throws: ``TaskQueueError`` `invalidArgument` for an empty selection (it would cancel
+    ///   everything) or one that selects a finished state.
+    public func cancel(matching selection: TaskSelection) async throws -> CancelSummary {
+        guard !selection.isEmpty else {
+            throw TaskQueueError(.invalidArgument, "a bulk cancel needs at least one filter", field: "status")
+        }
+        if let status = selection.status, status.isTerminal {
+            throw TaskQueueError(.invalidArgument, "\(status.rawValue) tasks cannot be cancelled", field: "status")
+        }
+        return try await store.cancel(matching: selection)
+    }
 
     /// Puts a failed task back in the queue with a fresh set of attempts (the REST API's
     /// `POST /api/v1/tasks/{id}/retry`).

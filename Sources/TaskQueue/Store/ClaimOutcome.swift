@@ -12,7 +12,10 @@ enum ClaimOutcome: Sendable, Equatable {
     case heldElsewhere
     /// No such task.
     case unknown
-    /// Its type is paused: the task was held (no attempt spent) and is published again when the
-    /// type is resumed, so this message is done with.
+    /// Its type is paused or over a fleet-wide limit: the task was held (no attempt spent) and is
+    /// published again when the type is resumed or has room, so this message is done with.
     case held
+    /// Running under an expired lease with a cancel request: its worker stopped before acting on
+    /// the request, so the task is to be cancelled rather than run again.
+    case cancelAbandoned
 }

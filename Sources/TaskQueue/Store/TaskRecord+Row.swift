@@ -4,7 +4,7 @@ import Foundation
 /// every row hashed its name again (a tenth of a claim's time in the worker's profile).
 struct TaskRecordColumns {
     let id, type, payload, priority, status, attempts, maxAttempts, attemptBase, runAt, idempotencyKey,
-        lastError, leaseOwner, leaseExpiresAt, publishedAt, publishFailedAt, createdAt, updatedAt, startedAt, finishedAt, schedule: Int
+        lastError, leaseOwner, leaseExpiresAt, publishedAt, publishFailedAt, createdAt, updatedAt, startedAt, finishedAt, schedule, cancelRequestedAt: Int
 
     init(_ row: PostgresRow) throws {
         id = try row.position("id")
@@ -27,6 +27,7 @@ struct TaskRecordColumns {
         startedAt = try row.position("started_at")
         finishedAt = try row.position("finished_at")
         schedule = try row.position("schedule")
+        cancelRequestedAt = try row.position("cancel_requested_at")
     }
 }
 
@@ -59,6 +60,7 @@ extension TaskRecord {
         startedAt = try row.optionalDate(at: columns.startedAt)
         finishedAt = try row.optionalDate(at: columns.finishedAt)
         schedule = try row.optionalString(at: columns.schedule)
+        cancelRequestedAt = try row.optionalDate(at: columns.cancelRequestedAt)
     }
 
     /// Every row of a result as a task, the column positions looked up once.

@@ -10,21 +10,34 @@ extension TaskStore {
     ///
     /// With `holdingPausedTypes` (some type is paused, as far as the worker knows) the statement
     /// also reads `task_pauses`: a task of a paused type is held instead of claimed (no attempt,
-    /// `held_at` set, its publish forgotten) until the type is resumed. Without it the statement
-    /// is the one with no pause check, the usual hot path.
+    /// `held_at` set, its publish forgotten) until the type is resumed. With `limited` (some type
+    /// has a fleet-wide limit) the claim first locks the limits of the batch's types, in a
+    /// transaction, and a task over its type's limit is held the same way until a release finds
+    /// room for it. Without either the statement is the one with no such check, the usual hot path.
     func claim(
-        _ ids: [UUID], sequences: [UInt64]? = nil, workerID: String, lease: Duration, holdingPausedTypes: Bool = false
+        _ ids: [UUID], sequences: [UInt64]? = nil, workerID: String, lease: Duration, holdingPausedTypes: Bool = false,
+        limited: Bool = false
     ) async throws -> [UUID: ClaimOutcome] {
         guard !ids.isEmpty else { return [:] }
         let sequences = sequences.flatMap { $0.count == ids.count ? $0 : nil } ?? ids.map { _ in UInt64(0) }
         let input = zip(ids, sequences).sorted { UUID.postgresOrder($0.0, $1.0) }
+        let parameters: [any PostgresEncodable] = [
+            PostgresArray(input.map(\.0)), workerID, Int(lease.milliseconds),
+            PostgresArray(input.map { Int64(bitPattern: $0.1) }),
+        ]
         let rows = try await pool.withSession { session in
-            try session.execute(
-                holdingPausedTypes ? Self.claimHoldingPausedSQL : Self.claimSQL,
-                [
-                    PostgresArray(input.map(\.0)), workerID, Int(lease.milliseconds),
-                    PostgresArray(input.map { Int64(bitPattern: $0.1) }),
-                ])
+            guard limited else {
+                return try session.execute(holdingPausedTypes ? Self.claimHoldingPausedSQL : Self.claimSQL, parameters)
+            }
+            return try session.transaction {
+                // Claims that may meet the same limited type take turns here; the claim's own
+                // statement then starts after the previous one committed and counts its tasks.
+                let locked = try session.execute(Self.lockLimitsSQL, [parameters[0]])
+                if locked.rows.isEmpty {
+                    return try session.execute(holdingPausedTypes ? Self.claimHoldingPausedSQL : Self.claimSQL, parameters)
+                }
+                return try session.execute(holdingPausedTypes ? Self.claimLimitedHoldingPausedSQL : Self.claimLimitedSQL, parameters)
+            }
         }
         var outcomes: [UUID: ClaimOutcome] = [:]
         outcomes.reserveCapacity(ids.count)
@@ -47,6 +60,9 @@ extension TaskStore {
                     outcomes[task.id] = .finished(task.status)
                 } else if task.status == .running, leaseLeft > 0 {
                     outcomes[task.id] = .leased(.milliseconds(Int64(leaseLeft.rounded(.up))))
+                } else if task.status == .running, task.cancelRequestedAt != nil {
+                    // Its worker stopped before acting on a cancel request: cancelled, not run again.
+                    outcomes[task.id] = .cancelAbandoned
                 } else if task.status != .running, dueIn > 0 {
                     outcomes[task.id] = .notDue(.milliseconds(Int64(dueIn.rounded(.up))))
                 } else {
@@ -59,9 +75,11 @@ extension TaskStore {
         return outcomes
     }
 
-    /// Whether a task may be claimed now, judged on the row version the claim locked.
+    /// Whether a task may be claimed now, judged on the row version the claim locked. A running
+    /// task whose cancel was asked for is never taken over: its worker died, and it ends cancelled
+    /// (see ``cancelAbandoned(_:)``).
     static let claimable = """
-        run_at <= now() AND (status IN ('queued', 'retrying', 'scheduled') OR (status = 'running' AND lease_expires_at < now()))
+        run_at <= now() AND (status IN ('queued', 'retrying', 'scheduled') OR (status = 'running' AND lease_expires_at < now() AND cancel_requested_at IS NULL))
         """
 
     // The claim joins `tasks` with `locked` alone, which PostgreSQL does as a hash join. Joined
@@ -69,40 +87,103 @@ extension TaskStore {
     // `locked` once per task and evaluated the claim conditions on every pair: a third of the
     // statement's time at 33 tasks, growing with the square of the batch. The sequence is looked
     // up in its array instead, and the conditions are evaluated once per task, as `claimable`.
-    static let claimSQL = claimStatement(holdingPausedTypes: false)
-    static let claimHoldingPausedSQL = claimStatement(holdingPausedTypes: true)
+    static let claimSQL = claimStatement(holdingPausedTypes: false, limited: false)
+    static let claimHoldingPausedSQL = claimStatement(holdingPausedTypes: true, limited: false)
+    static let claimLimitedSQL = claimStatement(holdingPausedTypes: false, limited: true)
+    static let claimLimitedHoldingPausedSQL = claimStatement(holdingPausedTypes: true, limited: true)
 
-    private static func claimStatement(holdingPausedTypes: Bool) -> String {
+    /// Locks the limits of the types among a batch's tasks, in type order (every claim takes them
+    /// in that order, so two never wait for each other).
+    static let lockLimitsSQL = """
+        SELECT type FROM task_type_limits WHERE type IN (SELECT type FROM tasks WHERE id = ANY($1::uuid[])) ORDER BY type FOR UPDATE
+        """
+
+    private static func claimStatement(holdingPausedTypes: Bool, limited: Bool) -> String {
+        // Time in the limited claim is the statement's start, after the limits were locked: the
+        // recorded starts then follow the order the claims took turns in, which the rate relies on.
+        // Elsewhere `now()`, the same instant in a statement of its own.
+        let now = limited ? "statement_timestamp()" : "now()"
         // A paused type holds tasks that wait (queued, retrying, due scheduled); a takeover of an
         // expired lease goes ahead (that attempt started before the pause).
-        let pausedColumn =
-            holdingPausedTypes ? ", (status <> 'running' AND type IN (SELECT name FROM task_pauses WHERE kind = 'type')) AS paused" : ""
-        let notPaused = holdingPausedTypes ? " AND NOT locked.paused" : ""
-        let held =
-            holdingPausedTypes
+        var lockedColumns = "status, lease_owner, attempts, attempt_started_at, \(claimable) AS claimable"
+        if holdingPausedTypes {
+            lockedColumns += ", (status <> 'running' AND type IN (SELECT name FROM task_pauses WHERE kind = 'type')) AS paused"
+        }
+        if limited { lockedColumns += ", type" }
+        var waiting: [String] = []
+        if holdingPausedTypes { waiting.append("locked.paused") }
+        if limited { waiting.append("locked.id IN (SELECT id FROM over_limit)") }
+        let notWaiting = waiting.isEmpty ? "" : " AND NOT (\(waiting.joined(separator: " OR ")))"
+        // Limits: the room each limited type has left (running now, and attempts started within
+        // the rate's window), and the tasks of this batch past it, newest first to wait. A takeover
+        // of an expired lease always goes ahead (its task is running, so it holds a slot already
+        // and cannot be held); it starts an attempt, so it takes from the rate's room first.
+        let limits =
+            limited
             ? """
             ,
-            held AS (
-                UPDATE tasks t SET held_at = now(), published_at = NULL, published_seq = NULL, updated_at = now()
-                FROM locked
-                WHERE t.id = ANY($1::uuid[]) AND t.id = locked.id AND locked.claimable AND locked.paused
-                RETURNING t.id
+            limits AS MATERIALIZED (
+                SELECT l.type, l.rate_count, l.rate_per_seconds,
+                       CASE WHEN l.concurrency IS NULL THEN NULL
+                            ELSE l.concurrency - (SELECT count(*) FROM tasks r WHERE r.status = 'running' AND r.type = l.type) END AS running_room,
+                       CASE WHEN l.rate_count IS NULL THEN NULL
+                            ELSE l.rate_count - (SELECT count(*) FROM task_type_starts s
+                                                 WHERE s.type = l.type AND s.started_at > \(now) - l.rate_per_seconds * interval '1 second') END AS rate_room
+                FROM task_type_limits l WHERE l.type IN (SELECT type FROM locked)
+            ),
+            over_limit AS MATERIALIZED (
+                SELECT w.id FROM (
+                    SELECT locked.id, locked.type, locked.status,
+                           row_number() OVER turn AS started_before,
+                           count(*) FILTER (WHERE locked.status <> 'running') OVER turn AS new_before
+                    FROM locked WHERE locked.claimable\(holdingPausedTypes ? " AND NOT locked.paused" : "")
+                    WINDOW turn AS (PARTITION BY locked.type ORDER BY locked.status = 'running' DESC, locked.id)
+                ) w JOIN limits l ON l.type = w.type
+                WHERE w.status <> 'running'
+                  AND (w.new_before > coalesce(l.running_room, w.new_before) OR w.started_before > coalesce(l.rate_room, w.started_before))
             )
             """
             : ""
-        let skippedOutcome = holdingPausedTypes ? "CASE WHEN t.id IN (SELECT id FROM held) THEN 'held' ELSE 'skipped' END" : "'skipped'"
+        let held =
+            waiting.isEmpty
+            ? ""
+            : """
+            ,
+            held AS (
+                UPDATE tasks t SET held_at = \(now), published_at = NULL, published_seq = NULL, updated_at = \(now)
+                FROM locked
+                WHERE t.id = ANY($1::uuid[]) AND t.id = locked.id AND locked.claimable AND (\(waiting.joined(separator: " OR ")))
+                RETURNING t.id
+            )
+            """
+        let started =
+            limited
+            ? """
+            ,
+            started AS (
+                INSERT INTO task_type_starts (type, started_at)
+                SELECT c.type, \(now) FROM claimed c JOIN limits l ON l.type = c.type
+                WHERE l.rate_count IS NOT NULL
+            ),
+            left_window AS (
+                DELETE FROM task_type_starts s USING limits l
+                WHERE s.type = l.type AND l.rate_count IS NOT NULL AND s.started_at <= \(now) - l.rate_per_seconds * interval '1 second'
+            )
+            """
+            : ""
+        let skippedOutcome = waiting.isEmpty ? "'skipped'" : "CASE WHEN t.id IN (SELECT id FROM held) THEN 'held' ELSE 'skipped' END"
         return """
-            WITH \(lockInIDOrder("$1::uuid[]", columns: "status, lease_owner, attempts, attempt_started_at, \(claimable) AS claimable\(pausedColumn)")),
+            WITH \(lockInIDOrder("$1::uuid[]", columns: lockedColumns))\(limits),
             claimed AS (
                 UPDATE tasks t
                 SET status = 'running', attempts = t.attempts + 1, lease_owner = $2,
-                    lease_expires_at = now() + $3 * interval '1 millisecond',
-                    started_at = coalesce(t.started_at, now()), attempt_started_at = now(),
-                    updated_at = now(), version = t.version + 1,
-                    published_at = coalesce(t.published_at, now()),
+                    lease_expires_at = \(now) + $3 * interval '1 millisecond',
+                    started_at = coalesce(t.started_at, \(now)), attempt_started_at = \(now),
+                    updated_at = \(now), version = t.version + 1, held_at = NULL,
+                    published_at = coalesce(t.published_at, \(now)),
                     published_seq = coalesce(t.published_seq, nullif(($4::int8[])[array_position($1::uuid[], t.id)], 0))
                 FROM locked
-                WHERE t.id = ANY($1::uuid[]) AND t.id = locked.id AND locked.claimable\(notPaused)
+                WHERE t.id = ANY($1::uuid[]) AND t.id = locked.id AND locked.claimable\(notWaiting)
                 RETURNING \(taskColumns), locked.status AS previous_status, locked.lease_owner AS previous_owner,
                           locked.attempts AS previous_attempt, locked.attempt_started_at AS previous_started_at
             ),
@@ -113,18 +194,18 @@ extension TaskStore {
                 INSERT INTO task_executions AS e (task_id, attempt, status, error, worker_id, started_at, finished_at, duration_ms)
                 SELECT id, previous_attempt, 'failed',
                        'attempt abandoned: worker ' || coalesce(previous_owner, 'unknown') || ' stopped without finishing (lease expired)',
-                       coalesce(previous_owner, 'unknown'), coalesce(previous_started_at, now()), now(),
-                       coalesce(extract(epoch FROM now() - previous_started_at) * 1000, 0)
+                       coalesce(previous_owner, 'unknown'), coalesce(previous_started_at, \(now)), \(now),
+                       coalesce(extract(epoch FROM \(now) - previous_started_at) * 1000, 0)
                 FROM claimed WHERE previous_status = 'running'
                 ON CONFLICT (task_id, attempt) DO UPDATE
-                    SET status = 'failed', error = excluded.error, finished_at = now(),
-                        duration_ms = extract(epoch FROM now() - e.started_at) * 1000
+                    SET status = 'failed', error = excluded.error, finished_at = \(now),
+                        duration_ms = extract(epoch FROM \(now) - e.started_at) * 1000
                     WHERE e.status = 'started'
-            )\(held)
+            )\(held)\(started)
             SELECT 'claimed' AS outcome, c.id, c.type, c.payload, c.priority, c.status, c.attempts, c.max_attempts,
                    c.attempt_base, c.run_at, c.idempotency_key, c.last_error, c.lease_owner, c.lease_expires_at,
                    c.published_at, c.publish_failed_at, c.created_at, c.updated_at, c.started_at, c.finished_at, c.schedule,
-                   0::float8 AS due_in_ms, 0::float8 AS lease_left_ms
+                   c.cancel_requested_at, 0::float8 AS due_in_ms, 0::float8 AS lease_left_ms
             FROM claimed c
             UNION ALL
             SELECT \(skippedOutcome), \(taskColumns),
@@ -135,6 +216,43 @@ extension TaskStore {
             -- scan has no key to look up instead of reading every task again to filter it out.
             WHERE t.id = ANY(ARRAY(SELECT id FROM unnest($1::uuid[]) AS i(id) WHERE id NOT IN (SELECT id FROM claimed)))
             """
+    }
+
+    /// Ends tasks whose worker stopped (its lease expired) before it acted on a cancel request:
+    /// the open attempt is recorded as cancelled, and the task too. Returns the ids it ended.
+    func cancelAbandoned(_ ids: [UUID]) async throws -> Set<UUID> {
+        guard !ids.isEmpty else { return [] }
+        let ids = ids.sorted(by: UUID.postgresOrder)
+        let rows = try await pool.withSession { session in
+            try session.execute(
+                """
+                WITH \(Self.lockInIDOrder("$1::uuid[]", columns: "status, lease_owner, lease_expires_at, attempts, attempt_started_at, cancel_requested_at")),
+                cancelled AS (
+                    UPDATE tasks t
+                    SET status = 'cancelled', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,
+                        last_error = 'cancelled on request; worker ' || coalesce(locked.lease_owner, 'unknown') || ' stopped before it acted on the request',
+                        updated_at = now(), version = t.version + 1
+                    FROM locked
+                    WHERE t.id = ANY($1::uuid[]) AND t.id = locked.id AND locked.status = 'running'
+                      AND locked.cancel_requested_at IS NOT NULL AND locked.lease_expires_at < now()
+                    RETURNING t.id, t.status, t.priority, t.last_error, locked.lease_owner AS owner, locked.attempts AS attempt,
+                              locked.attempt_started_at AS attempt_started_at
+                ),
+                \(Self.counting("cancelled")),
+                recorded AS (
+                    INSERT INTO task_executions AS e (task_id, attempt, status, error, worker_id, started_at, finished_at, duration_ms)
+                    SELECT id, attempt, 'cancelled', last_error, coalesce(owner, 'unknown'), coalesce(attempt_started_at, now()), now(),
+                           coalesce(extract(epoch FROM now() - attempt_started_at) * 1000, 0)
+                    FROM cancelled
+                    ON CONFLICT (task_id, attempt) DO UPDATE
+                        SET status = 'cancelled', error = excluded.error, finished_at = now(),
+                            duration_ms = extract(epoch FROM now() - e.started_at) * 1000
+                        WHERE e.status = 'started'
+                )
+                SELECT id FROM cancelled
+                """, [PostgresArray(ids)])
+        }
+        return Set(try rows.rows.map { try $0.uuid("id") })
     }
 
     /// Applies attempt outcomes in one statement. Only the current attempt of a running task may
@@ -177,16 +295,23 @@ extension TaskStore {
             SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::float8[])
                 AS i(id, attempt, status, error, delay_ms)
         ),
-        \(lockInIDOrder("$1::uuid[]", columns: "status, attempts, lease_owner, attempt_started_at")),
+        \(lockInIDOrder("$1::uuid[]", columns: "status, attempts, lease_owner, attempt_started_at, cancel_requested_at")),
         updated AS (
+            -- A cancel asked for while the attempt ran ends the task cancelled, whatever the handler
+            -- returned: once the request is answered, nothing the attempt does revives the task.
             UPDATE tasks t
-            SET status = i.status, last_error = i.error,
-                run_at = CASE WHEN i.status = 'retrying' THEN now() + i.delay_ms * interval '1 millisecond' ELSE t.run_at END,
-                finished_at = CASE WHEN i.status IN ('completed', 'failed') THEN now() ELSE NULL END,
+            SET status = CASE WHEN locked.cancel_requested_at IS NULL THEN i.status ELSE 'cancelled' END,
+                last_error = CASE WHEN locked.cancel_requested_at IS NULL OR i.status = 'cancelled' THEN i.error
+                                  ELSE 'cancelled on request while running (the attempt ended ' || i.status
+                                       || ' before its worker acted on the request; that outcome was discarded)' END,
+                run_at = CASE WHEN i.status = 'retrying' AND locked.cancel_requested_at IS NULL
+                              THEN now() + i.delay_ms * interval '1 millisecond' ELSE t.run_at END,
+                finished_at = CASE WHEN i.status IN ('completed', 'failed', 'cancelled') OR locked.cancel_requested_at IS NOT NULL
+                                   THEN now() ELSE NULL END,
                 lease_owner = NULL, lease_expires_at = NULL, updated_at = now(), version = t.version + 1
             FROM input i JOIN locked ON locked.id = i.id
             WHERE t.id = ANY($1::uuid[]) AND t.id = i.id AND locked.status = 'running' AND locked.attempts = i.attempt
-            RETURNING t.id, t.status, t.priority, locked.lease_owner AS owner, locked.attempt_started_at AS attempt_started_at
+            RETURNING t.id, t.status, t.priority, t.last_error, locked.lease_owner AS owner, locked.attempt_started_at AS attempt_started_at
         ),
         \(counting("updated")),
         recorded AS (
@@ -195,8 +320,9 @@ extension TaskStore {
             -- the task's row lock; an open row from before migration 006 is the exception (see
             -- `finish`).
             INSERT INTO task_executions AS e (task_id, attempt, status, error, worker_id, started_at, finished_at, duration_ms)
-            SELECT i.id, i.attempt, CASE WHEN i.status = 'completed' THEN 'succeeded' ELSE 'failed' END,
-                   i.error, coalesce(u.owner, 'unknown'), coalesce(u.attempt_started_at, now()),
+            SELECT i.id, i.attempt,
+                   CASE u.status WHEN 'completed' THEN 'succeeded' WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END,
+                   u.last_error, coalesce(u.owner, 'unknown'), coalesce(u.attempt_started_at, now()),
                    now(), coalesce(extract(epoch FROM now() - u.attempt_started_at) * 1000, 0)
             FROM input i JOIN updated u ON u.id = i.id
             \(onConflict)

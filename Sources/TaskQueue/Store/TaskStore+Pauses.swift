@@ -3,18 +3,7 @@ import Foundation
 /// Pausing priorities and task types (migration 011), and releasing the tasks held meanwhile.
 extension TaskStore {
     /// What is paused now.
-    func pauses() async throws -> TaskPauses {
-        let rows = try await pool.withSession { session in try session.execute("SELECT kind, name FROM task_pauses") }
-        var pauses = TaskPauses()
-        for row in rows.rows {
-            let name = try row.string("name")
-            switch try row.string("kind") {
-            case "priority": if let priority = TaskPriority(rawValue: name) { pauses.priorities.insert(priority) }
-            default: pauses.types.insert(name)
-            }
-        }
-        return pauses
-    }
+    func pauses() async throws -> TaskPauses { try await controls().pauses }
 
     /// Pauses (`paused`) or resumes a priority's or a type's tasks; true when that changed anything.
     func setPaused(kind: String, name: String, paused: Bool) async throws -> Bool {
@@ -28,28 +17,54 @@ extension TaskStore {
         return !rows.rows.isEmpty
     }
 
-    /// How many tasks are held because their type is paused (or was, until they are released).
+    /// How many tasks are held (their type paused or over a limit), including those released and
+    /// not yet claimed.
     func heldCount() async throws -> Int {
         try await pool.withSession { session in
             try session.execute("SELECT count(*) AS n FROM tasks WHERE held_at IS NOT NULL")
         }.rows.first?.int("n") ?? 0
     }
 
-    /// Releases up to `limit` held tasks of `type` (oldest first) unless the type is paused: each
-    /// gets a new message generation and comes back to be published, in id order.
+    /// A released task keeps `held_at` until a claim takes it; one published longer ago than this
+    /// is taken for lost (its message never reached a worker) and released again.
+    static let releaseGrace: Duration = .seconds(60)
+
+    /// Releases up to `limit` waiting held tasks of `type` (oldest first), as far as the type has
+    /// room: none while it is paused, and under limits no more than they allow beyond the tasks
+    /// running, started in the rate's window and released already but not yet claimed. Each gets
+    /// a new message generation and comes back to be published, in id order. A release may still
+    /// find more room than a claim then does (two at once); the claim holds the extra tasks again.
     func releaseHeld(type: String, limit: Int) async throws -> [PublishTarget] {
         let rows = try await pool.withSession { session in
             try session.execute(
                 """
-                UPDATE tasks t SET held_at = NULL, publish_generation = t.publish_generation + 1, updated_at = now()
+                WITH lim AS (SELECT * FROM task_type_limits WHERE type = $1),
+                on_the_way AS (
+                    SELECT count(*) AS n FROM tasks w
+                    WHERE w.held_at IS NOT NULL AND w.published_at IS NOT NULL AND w.type = $1
+                      AND w.published_at > now() - $3 * interval '1 millisecond'
+                ),
+                room AS (
+                    SELECT CASE
+                        WHEN EXISTS (SELECT 1 FROM task_pauses p WHERE p.kind = 'type' AND p.name = $1) THEN 0
+                        WHEN NOT EXISTS (SELECT 1 FROM lim) THEN $2::int
+                        ELSE least(
+                            $2::int,
+                            coalesce((SELECT concurrency - (SELECT count(*) FROM tasks r WHERE r.status = 'running' AND r.type = $1) FROM lim), $2::int),
+                            coalesce((SELECT rate_count - (SELECT count(*) FROM task_type_starts s
+                                                           WHERE s.type = $1 AND s.started_at > now() - rate_per_seconds * interval '1 second') FROM lim), $2::int)
+                        ) - (SELECT n FROM on_the_way)
+                    END AS n
+                )
+                UPDATE tasks t SET publish_generation = t.publish_generation + 1, published_at = now(), publish_failed_at = NULL, updated_at = now()
                 WHERE t.id IN (
                     SELECT id FROM tasks
                     WHERE held_at IS NOT NULL AND type = $1
-                      AND NOT EXISTS (SELECT 1 FROM task_pauses p WHERE p.kind = 'type' AND p.name = $1)
-                    ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+                      AND (published_at IS NULL OR published_at <= now() - $3 * interval '1 millisecond')
+                    ORDER BY id LIMIT greatest((SELECT n FROM room), 0) FOR UPDATE SKIP LOCKED
                 )
                 RETURNING t.id, t.priority, t.publish_generation, t.status
-                """, [type, limit])
+                """, [type, limit, Int(Self.releaseGrace.milliseconds)])
         }
         // RETURNING follows no order: published oldest first, so they run in the order they came.
         return try rows.rows.compactMap { row in
@@ -59,7 +74,8 @@ extension TaskStore {
     }
 
     /// Types with held tasks that are not paused: a claim that read the pause just before a resume
-    /// committed can hold a task after the resume released the rest. One index probe per distinct
+    /// committed can hold a task after the resume released the rest, a released task's message
+    /// can be lost, and a limited type's held tasks wait for room. One index probe per distinct
     /// held type.
     func releasableHeldTypes() async throws -> [String] {
         let rows = try await pool.withSession { session in

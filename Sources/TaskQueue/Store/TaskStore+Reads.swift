@@ -156,7 +156,9 @@ extension TaskStore {
 
     // MARK: Cancel and retry
 
-    /// Cancels a task that has not started; returns nil when no task has that id.
+    /// Cancels a task that has not started, or asks the worker running it to stop it (the task
+    /// keeps running until then, with `cancelRequestedAt` set). Throws `taskNotFound` or, for a
+    /// finished task, `invalidState`.
     func cancel(_ id: UUID) async throws -> TaskRecord {
         try TaskRecord(
             row: try await transition(
@@ -167,10 +169,67 @@ extension TaskStore {
                         WHERE t.id = $1 AND t.status IN ('scheduled', 'queued', 'retrying')
                         RETURNING \(Self.taskColumns)
                     ),
+                    requested AS (
+                        UPDATE tasks t SET cancel_requested_at = coalesce(t.cancel_requested_at, now()), updated_at = now(), version = t.version + 1
+                        WHERE t.id = $1 AND t.status = 'running'
+                        RETURNING \(Self.taskColumns)
+                    ),
                     \(Self.counting("cancelled"))
-                    SELECT * FROM cancelled
+                    SELECT * FROM cancelled UNION ALL SELECT * FROM requested
                     """))
     }
+
+    /// Tasks a bulk action takes per statement.
+    static let bulkBatch = 500
+
+    /// Cancels every unfinished task `selection` matches: those waiting are cancelled, those
+    /// running get a cancel request. Walks each state's tasks newest first in batches, each its
+    /// own statement, so a large selection never holds many locks at once.
+    func cancel(matching selection: TaskSelection) async throws -> CancelSummary {
+        let states: [TaskStatus] = selection.status.map { [$0] } ?? [.scheduled, .queued, .retrying, .running]
+        var summary = CancelSummary(cancelled: 0, cancelRequested: 0)
+        for state in states {
+            var cursor: UUID?
+            while true {
+                let parameters: [(any PostgresEncodable)?] = [
+                    state.rawValue, selection.type, selection.priority?.rawValue, selection.schedule,
+                    selection.createdAfter, selection.createdBefore, cursor, Self.bulkBatch,
+                ]
+                let rows = try await pool.withSession { session in try session.execute(Self.bulkCancelSQL, parameters) }
+                guard let row = rows.rows.first else { break }
+                summary.cancelled += try row.int("cancelled")
+                summary.cancelRequested += try row.int("requested")
+                guard try row.int("picked") == Self.bulkBatch, let last = try row.optionalString("last").flatMap(UUID.init(canonicalText:)) else { break }
+                cursor = last
+            }
+        }
+        return summary
+    }
+
+    // One state at a time along tasks_status_idx (status, id DESC), below the cursor.
+    private static let bulkCancelSQL = """
+        WITH picked AS (
+            SELECT id FROM tasks
+            WHERE status = $1 AND ($2::text IS NULL OR type = $2) AND ($3::text IS NULL OR priority = $3)
+              AND ($4::text IS NULL OR schedule = $4) AND ($5::timestamptz IS NULL OR created_at >= $5)
+              AND ($6::timestamptz IS NULL OR created_at < $6) AND ($7::uuid IS NULL OR id < $7)
+            ORDER BY id DESC LIMIT $8
+        ),
+        \(lockInIDOrder("ARRAY(SELECT id FROM picked)", columns: "status, cancel_requested_at")),
+        cancelled AS (
+            UPDATE tasks t SET status = 'cancelled', finished_at = now(), updated_at = now(), version = t.version + 1, held_at = NULL
+            FROM locked WHERE t.id = ANY(ARRAY(SELECT id FROM picked)) AND t.id = locked.id AND locked.status IN ('scheduled', 'queued', 'retrying')
+            RETURNING t.status, t.priority
+        ),
+        requested AS (
+            UPDATE tasks t SET cancel_requested_at = now(), updated_at = now(), version = t.version + 1
+            FROM locked WHERE t.id = ANY(ARRAY(SELECT id FROM picked)) AND t.id = locked.id AND locked.status = 'running' AND locked.cancel_requested_at IS NULL
+            RETURNING t.id
+        ),
+        \(counting("cancelled"))
+        SELECT (SELECT count(*) FROM cancelled) AS cancelled, (SELECT count(*) FROM requested) AS requested,
+               (SELECT count(*) FROM picked) AS picked, (SELECT id::text FROM picked ORDER BY id LIMIT 1) AS last
+        """
 
     /// Puts a failed task back in the queue with a fresh attempt budget; returns it with the new
     /// message generation it must now be published under.

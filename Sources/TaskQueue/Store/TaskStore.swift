@@ -27,6 +27,6 @@ struct TaskStore: Sendable {
     static let taskColumns = """
         t.id, t.type, t.payload::text AS payload, t.priority, t.status, t.attempts, t.max_attempts, t.attempt_base,
         t.run_at, t.idempotency_key, t.last_error, t.lease_owner, t.lease_expires_at, t.published_at, t.publish_failed_at,
-        t.created_at, t.updated_at, t.started_at, t.finished_at, t.schedule
+        t.created_at, t.updated_at, t.started_at, t.finished_at, t.schedule, t.cancel_requested_at
         """
 }

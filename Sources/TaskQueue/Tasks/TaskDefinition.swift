@@ -30,13 +30,18 @@ public struct TaskDefinition<Payload: Codable & Sendable>: Sendable {
     public var retry: RetryStrategy?
     /// Longest one attempt may run; nil takes the worker's.
     public var timeout: Duration?
+    /// Fleet-wide limits on the type, declared when a worker that registered the definition
+    /// starts (see ``TaskTypeLimits``); nil declares none. A change made at run time (REST or
+    /// ``TaskQueue/setLimits(_:for:)``) stands until the declaration in code changes.
+    public var limits: TaskTypeLimits?
 
     /// A definition named `name` for payloads of type `Payload`.
     public init(
         _ name: String, payload: Payload.Type = Payload.self, priority: TaskPriority = .normal, maxAttempts: Int? = nil,
-        retry: RetryStrategy? = nil, timeout: Duration? = nil
+        retry: RetryStrategy? = nil, timeout: Duration? = nil, limits: TaskTypeLimits? = nil
     ) {
         self.name = name
+        self.limits = limits
         self.priority = priority
         self.maxAttempts = maxAttempts
         self.retry = retry

@@ -9,7 +9,7 @@ enum HandlerResult: Sendable {
 
 /// What an attempt's outcome means for its task: the one place that applies the retry rules.
 struct AttemptDecision: Sendable, Equatable {
-    /// `completed`, `retrying` or `failed`.
+    /// `completed`, `retrying`, `failed` or `cancelled`.
     var status: AttemptOutcome.Status
     var error: String?
     /// For `retrying`: how long until the next attempt.
@@ -19,10 +19,20 @@ struct AttemptDecision: Sendable, Equatable {
     /// - Any other failure retries while the run has attempts left: after the handler's own
     ///   `RetryAfter` delay, else as `strategy` decides (which may also fail it).
     /// - An interrupted attempt runs again at once: it is recorded, but the work did not fail.
+    /// - An attempt whose cancel was asked for ends the task cancelled, whatever the handler did.
     static func decide(
         _ result: HandlerResult, strategy: RetryStrategy, attemptInRun: Int, maxAttempts: Int, type: String,
-        interruptedBy workerID: String
+        interruptedBy workerID: String, cancelRequested: Bool = false
     ) -> AttemptDecision {
+        if cancelRequested {
+            let ending: String
+            switch result {
+            case .success: ending = "; the handler returned success afterwards, which was discarded"
+            case .failure(let error) where !(error is CancellationError): ending = ": \((error as? RetryAfter)?.message ?? String(describing: error))"
+            default: ending = ""
+            }
+            return AttemptDecision(status: .cancelled, error: "cancelled on request while running" + ending)
+        }
         switch result {
         case .success:
             return AttemptDecision(status: .completed)

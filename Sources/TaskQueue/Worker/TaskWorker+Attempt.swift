@@ -18,9 +18,16 @@ extension TaskWorker {
         let debugging = logger.logLevel <= .debug
         if debugging { context.logger.debug("task started") }
         WorkerMetrics.queueWait(task.priority).recordInterval(since: task.createdAt)
-        running.withLock { $0[task.id] = RunningAttempt(message: message, attempt: task.attempts) }
+        let handler = AttemptTask.current
+        running.withLock { $0[task.id] = RunningAttempt(message: message, attempt: task.attempts, handler: handler) }
         let started = ContinuousClock.now
         let result = await runHandler(entry, task, context: context, timeout: timeout)
+        // From here on a cancel request no longer cancels this task (its outcome is being written;
+        // the finish statement turns it into `cancelled` if the request came in meanwhile).
+        let cancelRequested = running.withLock { attempts in
+            attempts[task.id]?.handler = nil
+            return attempts[task.id]?.cancelRequested ?? false
+        }
         WorkerMetrics.runTime(typeLabel).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         // The handler is done, so its slot is free for the next task: `concurrency` bounds the
         // handlers running at once, not the outcomes waiting for their database write. Holding
@@ -33,7 +40,7 @@ extension TaskWorker {
 
         let decision = AttemptDecision.decide(
             result, strategy: entry?.retry ?? configuration.retry, attemptInRun: context.attemptInRun,
-            maxAttempts: task.maxAttempts, type: task.type, interruptedBy: configuration.workerID)
+            maxAttempts: task.maxAttempts, type: task.type, interruptedBy: configuration.workerID, cancelRequested: cancelRequested)
         var outcome = AttemptOutcome(taskID: task.id, attempt: task.attempts, status: decision.status)
         outcome.error = decision.error
         if decision.status == .retrying { outcome.retryDelay = decision.retryDelay }
@@ -41,7 +48,13 @@ extension TaskWorker {
         switch await batcher.submit(outcome) {
         case .success(true):
             WorkerMetrics.finished(type: typeLabel, status: outcome.status.rawValue, priority: task.priority).increment()
+            // A slot of a limited type is free: the release of its held tasks looks at once.
+            if limitedTypes.withLock({ !$0.isEmpty && $0.contains(task.type) }) { releaseWake.yield() }
             switch outcome.status {
+            case .cancelled:
+                WorkerMetrics.cancelledRunning.increment()
+                context.logger.info("task cancelled on request while running")
+                try? message.ack()
             case .completed:
                 if debugging { context.logger.debug("task completed") }
                 try? message.ack()
@@ -57,7 +70,8 @@ extension TaskWorker {
                     guard let failed = try await store.task(task.id) else {
                         throw TaskQueueError(.taskNotFound, "task \(task.id) is gone", taskID: task.id)
                     }
-                    try await publisher.publishDeadLetter(failed)
+                    // A cancel asked for as the attempt ended made it cancelled, not failed: no letter.
+                    if failed.status == .failed { try await publisher.publishDeadLetter(failed) }
                 } catch {
                     context.logger.warning("dead letter not published; the reconciler will", metadata: [LogKey.error: "\(error)"])
                 }
@@ -75,7 +89,8 @@ extension TaskWorker {
     }
 
     /// Runs the handler in the attempt's own task. A forced stop cancels that task (see
-    /// `runUntilDrained`); a timeout races the handler against a sleep and cancels the loser.
+    /// `runUntilDrained`), and so does a cancel request (see `cancelRequestLoop`); a timeout races
+    /// the handler against a sleep and cancels the loser.
     func runHandler(_ entry: TaskHandlerRegistry.Entry?, _ task: TaskRecord, context: TaskContext, timeout: Duration?) async -> HandlerResult {
         guard let entry else {
             return .failure(TerminalTaskError("no handler registered for type \(task.type)"))

@@ -23,6 +23,7 @@ extension TaskWorker {
         var byID: [UUID: [DeliveryBuffer<JetStreamMessage>.Delivery]] = [:]
         var settled = 0
         let paused = pauses.withLock { $0 }
+        let limited = limitedTypes.withLock { !$0.isEmpty }
         for delivery in batch {
             // Fetched before its priority was paused: back to the stream, no attempt spent; the
             // consumer hands redeliveries out first when its priority is resumed.
@@ -56,19 +57,25 @@ extension TaskWorker {
                 let ids = Array(byID.keys)
                 let outcomes = try await store.claim(
                     ids, sequences: ids.map { byID[$0]?.first?.message.streamSequence ?? 0 },
-                    workerID: configuration.workerID, lease: lease, holdingPausedTypes: !paused.types.isEmpty)
+                    workerID: configuration.workerID, lease: lease, holdingPausedTypes: !paused.types.isEmpty,
+                    limited: limited)
+                var abandoned: [(UUID, JetStreamMessage)] = []
                 for (id, deliveries) in byID {
                     for (index, delivery) in deliveries.enumerated() {
                         // Copies of one id in one batch: the first runs it, the rest are duplicates.
                         let outcome = index == 0 ? outcomes[id] ?? .unknown : .heldElsewhere
                         if case .claimed(let task) = outcome {
                             claimed.append((delivery, task))
+                        } else if outcome == .cancelAbandoned {
+                            abandoned.append((id, delivery.message))
+                            settled += 1
                         } else {
                             settle(delivery.message, id: id, outcome: outcome)
                             settled += 1
                         }
                     }
                 }
+                if !abandoned.isEmpty { await cancelAbandoned(abandoned) }
             } catch {
                 logger.warning("claim failed; messages return later", metadata: [LogKey.error: "\(error)", LogKey.count: "\(byID.count)"])
                 for delivery in byID.values.joined() { try? delivery.message.nak(delay: .seconds(1)) }
@@ -78,6 +85,22 @@ extension TaskWorker {
         }
         if settled > 0 { await buffer.release(settled) }
         return claimed
+    }
+
+    /// Cancels tasks whose worker died before acting on a cancel request, then acks their messages;
+    /// on a database error the messages come back later and the next claim tries again.
+    func cancelAbandoned(_ abandoned: [(UUID, JetStreamMessage)]) async {
+        do {
+            let cancelled = try await store.cancelAbandoned(abandoned.map(\.0))
+            for (id, message) in abandoned {
+                logger.info("cancelled a task whose worker stopped before acting on its cancel request", metadata: [LogKey.taskID: .string(id.lowercasedText)])
+                if cancelled.contains(id) { WorkerMetrics.cancelledRunning.increment() }
+                try? message.ack()
+            }
+        } catch {
+            logger.warning("cannot cancel abandoned tasks; their messages return later", metadata: [LogKey.error: "\(error)"])
+            for (_, message) in abandoned { try? message.nak(delay: .seconds(1)) }
+        }
     }
 
     func settle(_ message: JetStreamMessage, id: UUID, outcome: ClaimOutcome) {
@@ -100,13 +123,13 @@ extension TaskWorker {
             logger.debug("duplicate message for a running task acknowledged", metadata: metadata)
             try? message.ack()
         case .held:
-            logger.debug("task of a paused type held until it is resumed", metadata: metadata)
+            logger.debug("task of a paused type, or over its type's limit, held until it may run", metadata: metadata)
             try? message.ack()
         case .unknown:
             logger.warning("terminating a message for an unknown task id", metadata: metadata)
             try? message.term()
             WorkerMetrics.poisonMessages.increment()
-        case .claimed:
+        case .claimed, .cancelAbandoned:
             break
         }
     }

@@ -30,12 +30,21 @@ public final class TaskWorker: Service, Sendable {
     let forceStop = Signal()
     /// Every handler has finished and its outcome is recorded.
     let finished = Signal()
-    /// What is paused across the fleet, as last read (every second; see TaskWorker+Pauses).
+    /// What is paused across the fleet, as last read (every second; see TaskWorker+Controls).
     let pauses = Mutex(TaskPauses())
+    /// The task types with a fleet-wide limit, as last read with the pauses.
+    let limitedTypes = Mutex<Set<String>>([])
+    /// Wakes the release of tasks held over their type's limit (a task of a limited type finished).
+    let releaseWake: AsyncStream<Void>.Continuation
+    let releaseWakes: AsyncStream<Void>
 
     struct RunningAttempt: Sendable {
         let message: JetStreamMessage
         let attempt: Int
+        /// The attempt's own task while its handler runs, for a cancel request to cancel.
+        var handler: AttemptTask?
+        /// A cancel request reached this worker: whatever the handler returns, the task ends cancelled.
+        var cancelRequested = false
     }
 
     /// A worker for `queue`'s tasks, running the handlers in `registry` and the queue's middleware.
@@ -68,6 +77,7 @@ public final class TaskWorker: Service, Sendable {
             starvationLimit: configuration.starvationLimit
         )
         self.batcher = FinishBatcher(write: { try await store.finish($0) }, logger: logger, giveUp: forceStop)
+        (releaseWakes, releaseWake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Runs until graceful shutdown (or `stop()`), then drains.
@@ -92,7 +102,8 @@ public final class TaskWorker: Service, Sendable {
             finished.fire()
             return
         }
-        await refreshPauses()
+        await declareLimits()
+        await refreshControls()
         logger.info(
             "worker started",
             metadata: [
@@ -104,7 +115,9 @@ public final class TaskWorker: Service, Sendable {
             }
             group.addTask { await self.batcher.run() }
             group.addTask { await self.heartbeatLoop() }
-            group.addTask { await self.pauseLoop() }
+            group.addTask { await self.controlLoop() }
+            group.addTask { await self.cancelRequestLoop() }
+            group.addTask { await self.releaseLoop() }
             if configuration.reconcilerEnabled {
                 let reconciler = Reconciler(
                     store: store, publisher: publisher, nats: nats, streamName: queueConfiguration.streamName,
@@ -136,6 +149,7 @@ public final class TaskWorker: Service, Sendable {
             }
             await batcher.close()
             finished.fire()
+            releaseWake.finish()
             for message in await buffer.close() { try? message.nak() }
         }
         logger.info("worker stopped")

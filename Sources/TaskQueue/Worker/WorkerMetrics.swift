@@ -8,6 +8,8 @@ import struct Foundation.Date
 /// its registry.
 enum WorkerMetrics {
     static let poisonMessages = Counter(label: "taskflow_poison_messages_total")
+    /// Running tasks ended by a cancel request (by their worker, or by a claim after it died).
+    static let cancelledRunning = Counter(label: "taskflow_running_cancelled_total")
 
     /// The type label of a task whose type has no handler here.
     static let unregisteredType = "_unregistered"
