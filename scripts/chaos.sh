@@ -3,7 +3,7 @@
 # run, breaks something, waits for the queue to drain, and checks that nothing was lost, stuck or
 # run to success twice. Prints one table; exits non-zero when an invariant breaks.
 #   CHAOS_TASKS (2000)  tasks per scenario
-#   CHAOS_SCENARIOS ("worker-kill nats-restart postgres-restart nats-cluster drain duplicates poison schedules")
+#   CHAOS_SCENARIOS ("worker-kill nats-restart postgres-restart nats-cluster drain duplicates poison schedules limits cancel")
 # Runs its own private servers under .taskflow/chaos (ports NATS_PORT 14322, PG_PORT 15532; the
 # nats-cluster scenario's three nodes listen on 14331-14333, routes 16331-16333, monitoring
 # 18331-18333). NATS_SERVER_BIN picks the nats-server binary.
@@ -11,7 +11,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 TASKS="${CHAOS_TASKS:-2000}"
-SCENARIOS="${CHAOS_SCENARIOS:-worker-kill nats-restart postgres-restart nats-cluster drain duplicates poison schedules}"
+SCENARIOS="${CHAOS_SCENARIOS:-worker-kill nats-restart postgres-restart nats-cluster drain duplicates poison schedules limits cancel}"
 export TASKFLOW_DATA="$ROOT/.taskflow/chaos"
 export NATS_PORT="${CHAOS_NATS_PORT:-14322}" PG_PORT="${CHAOS_PG_PORT:-15532}"
 API_PORT="${CHAOS_API_PORT:-18500}"
@@ -191,6 +191,25 @@ fault() {  # fault SCENARIO, applied while tasks are being submitted
             start_worker 1
             while [ $((SECONDS - started)) -lt 30 ]; do sleep 1; done
             curl -fs -X POST "$API/api/v1/schedules/chaos-tick/pause" >/dev/null || echo "pause failed" >"$RUN/schedule-bad" ;;
+        limits)
+            # Limits set before the workers started (see below); one worker killed -9 under load
+            # and started again, so slots held by a dead worker's tasks come back by takeover.
+            sleep 4
+            kill -9 "${worker_pids[2]}"; wait "${worker_pids[2]}" 2>/dev/null || true
+            sleep 1; start_worker 2 ;;
+        cancel)
+            # Twenty 20-second sleep tasks besides the mix, then a bulk cancel of every sleep task
+            # so far (waiting ones cancelled, running ones asked to stop), and one worker killed
+            # -9 at once, before it can act on the requests for the tasks it runs.
+            for _ in $(seq 1 20); do
+                curl -fs -X POST -H 'content-type: application/json' --data '{"type":"sleep","payload":{"ms":20000}}' \
+                    "$API/api/v1/tasks" >/dev/null || echo "long task not created" >"$RUN/cancel-bad"
+            done
+            sleep 3
+            curl -fs -X POST -H 'content-type: application/json' --data '{"type":"sleep"}' "$API/api/v1/tasks/cancel" >"$RUN/bulk-cancel" \
+                || echo "bulk cancel failed" >"$RUN/cancel-bad"
+            kill -9 "${worker_pids[0]}"; wait "${worker_pids[0]}" 2>/dev/null || true
+            sleep 1; start_worker 0 ;;
         duplicates|poison) ;;
     esac
 }
@@ -233,6 +252,12 @@ for scenario in $SCENARIOS; do
     fi
     log "scenario $scenario: $TASKS tasks, 3 workers"
     start_api
+    if [ "$scenario" = limits ]; then
+        # At most 3 sleep tasks running fleet-wide; at most 40 attempts of fail tasks a second.
+        curl -fs -X PUT -H 'content-type: application/json' --data '{"concurrency":3}' "$API/api/v1/types/sleep/limits" >/dev/null \
+            && curl -fs -X PUT -H 'content-type: application/json' --data '{"rate":{"count":40,"per_seconds":1}}' \
+                "$API/api/v1/types/fail/limits" >/dev/null || echo "setting limits failed" >"$RUN/limits-bad"
+    fi
     for i in 0 1 2; do start_worker "$i"; done
     if [ "$scenario" = schedules ]; then
         curl -fs -X POST -H 'content-type: application/json' --data '{"name":"chaos-tick","cron":"@every 1s","type":"demo"}' \
@@ -285,6 +310,28 @@ for scenario in $SCENARIOS; do
         [ -f "$RUN/schedule-bad" ] && extra="$extra $(tr '\n' ' ' <"$RUN/schedule-bad")"
     fi
 
+    if [ "$scenario" = limits ]; then
+        # Attempts as recorded: overlapping sleep attempts at any start, fail attempts started in
+        # any one-second window.
+        overlap=$(sql "WITH x AS (SELECT e.started_at, e.finished_at FROM task_executions e JOIN tasks t ON t.id = e.task_id WHERE t.type = 'sleep')
+            SELECT coalesce(max((SELECT count(*) FROM x b WHERE b.started_at <= a.started_at AND b.finished_at > a.started_at)), 0) FROM x a")
+        per_second=$(sql "WITH x AS (SELECT e.started_at FROM task_executions e JOIN tasks t ON t.id = e.task_id WHERE t.type = 'fail')
+            SELECT coalesce(max((SELECT count(*) FROM x b WHERE b.started_at >= a.started_at AND b.started_at < a.started_at + interval '1 second')), 0) FROM x a")
+        extra="$extra sleep-running-at-most=$overlap/3 fail-starts-per-second-at-most=$per_second/40"
+        if [ "$overlap" -gt 3 ] || [ "$overlap" -lt 2 ] || [ "$per_second" -gt 40 ]; then echo "limit exceeded or unused" >>"$RUN/limits-bad"; fi
+        [ -f "$RUN/limits-bad" ] && extra="$extra $(tr '\n' ' ' <"$RUN/limits-bad")"
+    fi
+    if [ "$scenario" = cancel ]; then
+        # Every task a cancel reached ended cancelled; the running ones' attempts say so.
+        bulk=$(jq -c . "$RUN/bulk-cancel" 2>/dev/null || echo none)
+        requested=$(sql "SELECT count(*) FROM tasks WHERE cancel_requested_at IS NOT NULL")
+        not_cancelled=$(sql "SELECT count(*) FROM tasks WHERE cancel_requested_at IS NOT NULL AND status <> 'cancelled'")
+        cancelled_attempts=$(sql "SELECT count(*) FROM task_executions WHERE status = 'cancelled'")
+        extra="$extra bulk=$bulk cancel-requested=$requested not-cancelled=$not_cancelled cancelled-attempts=$cancelled_attempts"
+        if [ "$requested" = 0 ] || [ "$not_cancelled" != 0 ] || [ "$cancelled_attempts" != "$requested" ]; then echo "cancel invariants broken" >>"$RUN/cancel-bad"; fi
+        [ -f "$RUN/cancel-bad" ] && extra="$extra $(tr '\n' ' ' <"$RUN/cancel-bad")"
+    fi
+
     ok=1
     [ "$accepted" = "$TASKS" ] || ok=0
     for value in $lost $failed_other $stuck $gaps $multi $open_attempts $doubles $missing_letters; do [ "$value" = 0 ] || ok=0; done
@@ -292,6 +339,8 @@ for scenario in $SCENARIOS; do
     [[ "$extra" == *drain-exit-or-time-wrong* ]] && ok=0
     [ -f "$RUN/leaders-bad" ] && ok=0
     [ -f "$RUN/schedule-bad" ] && ok=0
+    [ -f "$RUN/limits-bad" ] && ok=0
+    [ -f "$RUN/cancel-bad" ] && ok=0
     [ -f "$RUN/api-during-outage" ] && [ "$(cat "$RUN/api-during-outage")" != 503 ] && ok=0
     [ "$ok" = 1 ] || failures=$((failures + 1))
     rows+=("| $scenario | $accepted | $completed | $failed_expected | $lost | $stuck | $doubles | $reruns | $multi | $gaps | $open_attempts | $missing_letters | ${drain_seconds}s | $([ "$ok" = 1 ] && echo pass || echo FAIL)$extra |")

@@ -194,6 +194,42 @@ request POST "/api/v1/types/$PAUSED_TYPE/resume"; [ "$STATUS" = 200 ] || fail "r
 wait_status "$HELD" failed
 ok "held at 0 attempts, released and run after resume"
 
+step "a running task is cancelled on request within a second and not retried"
+create '{"type":"sleep","payload":{"ms":30000}}'
+RUNNING=$ID
+wait_status "$RUNNING" running
+request POST "/api/v1/tasks/$RUNNING/cancel"
+[ "$STATUS" = 202 ] && [ "$(jq -r .state <<<"$BODY")" = "cancel requested" ] || fail "cancel of a running task answered $STATUS: $BODY"
+wait_status "$RUNNING" cancelled
+request GET "/api/v1/tasks/$RUNNING/executions"
+[ "$(jq -r '[.executions[].status] | join(",")' <<<"$BODY")" = cancelled ] || fail "the attempt is not recorded as cancelled: $BODY"
+ok "202 cancel requested, then cancelled with its attempt"
+
+step "a fleet-wide concurrency limit holds the rest and releases them as slots free"
+LIMITED_TYPE=sleep
+request PUT "/api/v1/types/$LIMITED_TYPE/limits" '{"concurrency":1}'
+[ "$STATUS" = 200 ] && [ "$(jq -r .concurrency <<<"$BODY")" = 1 ] || fail "set limits answered $STATUS: $BODY"
+request PUT "/api/v1/types/$LIMITED_TYPE/limits" '{"concurrency":0}'
+[ "$STATUS" = 400 ] && [ "$(jq -r .error.field <<<"$BODY")" = concurrency ] || fail "a bad limit answered $STATUS: $BODY"
+sleep 1.5  # workers read which types have limits every second
+LIMITED=()
+for _ in 1 2 3; do create '{"type":"sleep","payload":{"ms":700}}'; LIMITED+=("$ID"); done
+most=0
+for _ in $(seq 1 40); do
+    request GET "/api/v1/types/$LIMITED_TYPE/limits"
+    running=$(jq -r .running <<<"$BODY"); [ "$running" -gt "$most" ] && most=$running
+    done_count=0
+    for id in "${LIMITED[@]}"; do
+        request GET "/api/v1/tasks/$id"; [ "$(jq -r .status <<<"$BODY")" = completed ] && done_count=$((done_count + 1))
+    done
+    [ "$done_count" = 3 ] && break
+    sleep 0.1
+done
+[ "$done_count" = 3 ] || fail "limited tasks did not all complete"
+[ "$most" -le 1 ] || fail "$most ran at once under a limit of 1"
+request DELETE "/api/v1/types/$LIMITED_TYPE/limits"; [ "$STATUS" = 204 ] || fail "lifting the limit answered $STATUS"
+ok "3 tasks ran one at a time (at most $most running when sampled); limit lifted"
+
 step "bad input gets a clear error"
 request POST /api/v1/tasks '{"type":'; [ "$STATUS" = 400 ] || fail "malformed JSON answered $STATUS"
 request GET /api/v1/tasks/not-a-uuid; [ "$STATUS" = 400 ] || fail "bad id answered $STATUS"

@@ -110,9 +110,16 @@ log "schemathesis against /api/v1/openapi.yaml"
 timeout 600 "$VENV/bin/schemathesis" run "http://127.0.0.1:$HTTP_PORT/api/v1/openapi.yaml" \
     --url "http://127.0.0.1:$HTTP_PORT" --checks all --exclude-checks positive_data_acceptance \
     --max-examples "${SCHEMATHESIS_EXAMPLES:-40}" --seed 1 --request-timeout 10
-# Its calls may have left a priority paused (the path takes one of three values): resume them all.
+# Its calls may have left a priority paused (the path takes one of three values): resume them all,
+# and lift any limits or type pauses it set.
 for priority in high normal low; do
     curl -fs -X POST "http://127.0.0.1:$HTTP_PORT/api/v1/queues/$priority/resume" >/dev/null
+done
+for type in $(curl -fs "http://127.0.0.1:$HTTP_PORT/api/v1/limits" | jq -r '.limits[].type'); do
+    curl -fs -X DELETE "http://127.0.0.1:$HTTP_PORT/api/v1/types/$type/limits" >/dev/null
+done
+for type in $(curl -fs "http://127.0.0.1:$HTTP_PORT/api/v1/stats" | jq -r '.paused.types[]'); do
+    curl -fs -X POST "http://127.0.0.1:$HTTP_PORT/api/v1/types/$type/resume" >/dev/null
 done
 
 log "NATS outage: the API keeps accepting tasks, which complete once NATS is back"
