@@ -327,7 +327,8 @@ for scenario in $SCENARIOS; do
         requested=$(sql "SELECT count(*) FROM tasks WHERE cancel_requested_at IS NOT NULL")
         not_cancelled=$(sql "SELECT count(*) FROM tasks WHERE cancel_requested_at IS NOT NULL AND status <> 'cancelled'")
         cancelled_attempts=$(sql "SELECT count(*) FROM task_executions WHERE status = 'cancelled'")
-        extra="$extra bulk=$bulk cancel-requested=$requested not-cancelled=$not_cancelled cancelled-attempts=$cancelled_attempts"
+        by_claim=$(sql "SELECT count(*) FROM task_executions WHERE status = 'cancelled' AND error LIKE '%stopped before it acted%'")
+        extra="$extra bulk=$bulk cancel-requested=$requested not-cancelled=$not_cancelled cancelled-attempts=$cancelled_attempts (by a later claim: $by_claim)"
         if [ "$requested" = 0 ] || [ "$not_cancelled" != 0 ] || [ "$cancelled_attempts" != "$requested" ]; then echo "cancel invariants broken" >>"$RUN/cancel-bad"; fi
         [ -f "$RUN/cancel-bad" ] && extra="$extra $(tr '\n' ' ' <"$RUN/cancel-bad")"
     fi

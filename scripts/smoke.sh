@@ -227,6 +227,10 @@ for _ in $(seq 1 40); do
 done
 [ "$done_count" = 3 ] || fail "limited tasks did not all complete"
 [ "$most" -le 1 ] || fail "$most ran at once under a limit of 1"
+if [ -n "${DATABASE_URL:-}" ]; then
+    "$JS_INFO" limits --server "$NATS_URL" --json | jq -e --arg type "$LIMITED_TYPE" 'any(.[]; .type == $type and .concurrency == 1)' >/dev/null \
+        || fail "js-info limits does not show the limit on $LIMITED_TYPE"
+fi
 request DELETE "/api/v1/types/$LIMITED_TYPE/limits"; [ "$STATUS" = 204 ] || fail "lifting the limit answered $STATUS"
 ok "3 tasks ran one at a time (at most $most running when sampled); limit lifted"
 

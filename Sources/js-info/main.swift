@@ -7,8 +7,8 @@ import TaskQueue
 struct JSInfo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "js-info",
-        abstract: "Show TaskFlow's JetStream streams, consumers, dead letters, schedules and pauses (read-only).",
-        subcommands: [Overview.self, DeadLetters.self, Schedules.self, Paused.self],
+        abstract: "Show TaskFlow's JetStream streams, consumers, dead letters, schedules, pauses and limits (read-only).",
+        subcommands: [Overview.self, DeadLetters.self, Schedules.self, Paused.self, Limits.self],
         defaultSubcommand: Overview.self
     )
 }
@@ -119,8 +119,7 @@ struct DeadLetters: AsyncParsableCommand {
         }
         let letters = try await inspector.deadLetters(stream: name, limit: limit)
         if options.json {
-            let data = try JSONSerialization.data(withJSONObject: letters.map(\.jsonObject), options: [.prettyPrinted, .sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            try printJSON(letters.map(\.jsonObject))
             return
         }
         if letters.isEmpty {
@@ -149,13 +148,7 @@ struct Schedules: AsyncParsableCommand {
     var database: String?
 
     func run() async throws {
-        let queue = try await openDatabase(options, database: database)
-        let schedules: [ScheduleRecord]
-        do {
-            schedules = try await queue.schedules()
-        } catch {
-            throw ValidationFailure("cannot read schedules (is the database migrated?): \(error)")
-        }
+        let (_, schedules) = try await readDatabase("schedules", options, database: database) { try await $0.schedules() }
         if options.json {
             let objects: [[String: Any]] = schedules.map { record in
                 [
@@ -167,8 +160,7 @@ struct Schedules: AsyncParsableCommand {
                     },
                 ]
             }
-            let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            try printJSON(objects)
             return
         }
         if schedules.isEmpty {
@@ -198,14 +190,8 @@ struct Paused: AsyncParsableCommand {
     var database: String?
 
     func run() async throws {
-        let queue = try await openDatabase(options, database: database)
-        let pauses: TaskPauses
-        let held: Int
-        do {
-            pauses = try await queue.pauses()
-            held = try await queue.heldTaskCount()
-        } catch {
-            throw ValidationFailure("cannot read pauses (is the database migrated?): \(error)")
+        let (queue, (pauses, held)) = try await readDatabase("pauses", options, database: database) { queue in
+            (try await queue.pauses(), try await queue.heldTaskCount())
         }
         let priorities = TaskPriority.allCases.filter { pauses.priorities.contains($0) }
         if options.json {
@@ -213,8 +199,7 @@ struct Paused: AsyncParsableCommand {
                 "priorities": priorities.map { ["priority": $0.rawValue, "subject": queue.configuration.subject(for: $0)] },
                 "types": pauses.types.sorted(), "held": held,
             ]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            try printJSON(object)
             return
         }
         if pauses.isEmpty && held == 0 {
@@ -227,6 +212,63 @@ struct Paused: AsyncParsableCommand {
                 + pauses.types.sorted().map { ["type", $0, "-"] })
         print("held tasks: \(held)")
     }
+}
+
+struct Limits: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "limits", abstract: "Fleet-wide limits per task type, with what runs and waits under them (from PostgreSQL).")
+
+    @OptionGroup var options: ConnectionOptions
+
+    @Option(name: .long, help: "PostgreSQL URL (default: $DATABASE_URL).")
+    var database: String?
+
+    func run() async throws {
+        let (_, limits) = try await readDatabase("limits", options, database: database) { try await $0.allLimits() }
+        if options.json {
+            try printJSON(
+                limits.map { state in
+                    [
+                        "type": state.type, "concurrency": state.limits.concurrency.map { $0 as Any } ?? NSNull(),
+                        "rate": state.limits.rate.map { ["count": $0.count, "per_seconds": $0.seconds] as Any } ?? NSNull(),
+                        "running": state.running, "started_in_window": state.startedInWindow.map { $0 as Any } ?? NSNull(),
+                        "held": state.held,
+                    ] as [String: Any]
+                })
+            return
+        }
+        if limits.isEmpty {
+            print("no limits")
+            return
+        }
+        printTable(
+            [["TYPE", "CONCURRENCY", "RATE", "RUNNING", "STARTED IN WINDOW", "HELD"]]
+                + limits.map { state in
+                    [
+                        state.type, state.limits.concurrency.map(String.init) ?? "-",
+                        state.limits.rate.map { "\($0.count) per \($0.seconds) s" } ?? "-", String(state.running),
+                        state.startedInWindow.map(String.init) ?? "-", String(state.held),
+                    ]
+                })
+    }
+}
+
+/// Opens TaskFlow's database and reads `what` from it; a failed read names what it was after.
+func readDatabase<Value: Sendable>(
+    _ what: String, _ options: ConnectionOptions, database: String?, _ read: (TaskQueue) async throws -> Value
+) async throws -> (TaskQueue, Value) {
+    let queue = try await openDatabase(options, database: database)
+    do {
+        return (queue, try await read(queue))
+    } catch {
+        throw ValidationFailure("cannot read \(what) (is the database migrated?): \(error)")
+    }
+}
+
+/// Prints a JSON value, keys sorted.
+func printJSON(_ value: Any) throws {
+    let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
 }
 
 /// TaskFlow's queue from the environment, for the subcommands that read PostgreSQL.

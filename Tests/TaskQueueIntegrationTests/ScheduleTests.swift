@@ -197,6 +197,40 @@ struct ScheduleTests {
             #expect(try await env.queue.schedule(named: "every-second")?.schedule.priority == .high)
         }
     }
+    @Test func aScheduledTaskRunsWithItsTypesTimeoutAndRetry() async throws {
+        try await TestEnvironment.with { env in
+            // The definition's attempts travel with the task; its timeout and retry strategy apply
+            // in the worker that registered it, for a schedule's tasks as for any other.
+            let definition = TaskDefinition<SlowPayload>(
+                "report.slow", maxAttempts: 2, retry: .fixed(.milliseconds(50)), timeout: .milliseconds(100))
+            let registry = TaskHandlerRegistry()
+            try registry.register(definition) { payload, _ in try await Task.sleep(for: .milliseconds(payload.ms)) }
+            var configuration = env.workerConfiguration(retry: .noRetry)
+            configuration.schedules = [
+                try Schedule("slow-report", cron: "@every 1s", definition: definition, payload: SlowPayload(ms: 2000))
+            ]
+            let worker = env.startWorker(registry, configuration: configuration)
+            let clock = ContinuousClock()
+            let deadline = clock.now.advanced(by: .seconds(15))
+            var failed: [TaskRecord] = []
+            while clock.now < deadline {
+                failed = try await env.queue.tasks(TaskQuery(status: .failed, type: "report.slow")).tasks
+                if !failed.isEmpty { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            try await worker.stop()
+            let task = try #require(failed.first)
+            #expect(task.schedule == "slow-report")
+            #expect(task.maxAttempts == 2)
+            #expect(task.attempts == 2)  // the definition's retry, not the worker's noRetry
+            let attempts = try await env.queue.executions(of: task.id)
+            #expect(attempts.count == 2)
+            // Each attempt stopped at the definition's 100 ms timeout, not the handler's 2 s.
+            #expect(attempts.allSatisfy { ($0.durationMilliseconds ?? 0) < 1000 })
+            #expect(attempts.allSatisfy { $0.error?.contains("timed out") == true })
+        }
+    }
+
     @Test func thePrunerKeepsRecentFiresAndEachSchedulesLastTen() async throws {
         try await TestEnvironment.with { env in
             try await env.queue.createSchedule(try Schedule("busy", cron: "@hourly", type: "noop"))

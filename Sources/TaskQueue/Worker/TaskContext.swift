@@ -34,13 +34,15 @@ public struct TaskContext: Sendable {
         return logger
     }
 
-    /// True once the attempt should stop: its timeout passed or the worker is shutting down past
-    /// its grace. Cancellation is cooperative: long handlers check this (or call
-    /// ``checkCancellation()``) between steps; `Task.sleep` and most async I/O stop by themselves.
+    /// True once the attempt should stop: its timeout passed, the task's cancel was asked for
+    /// (``TaskQueue/TaskQueue/cancel(_:)``) or the worker is shutting down past its grace.
+    /// Cancellation is cooperative: long handlers check this (or call ``checkCancellation()``)
+    /// between steps; `Task.sleep` and most async I/O stop by themselves.
     public var isCancelled: Bool { Task.isCancelled }
 
     /// Throws `CancellationError` once the attempt should stop (see ``isCancelled``). An attempt
-    /// that ends this way is not counted as the handler's failure.
+    /// that ends this way is not counted as the handler's failure: a cancelled task ends
+    /// cancelled, and one stopped by a timeout or a shutdown is retried.
     public func checkCancellation() throws {
         try Task.checkCancellation()
     }
