@@ -39,8 +39,19 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "soak: the workers' retention of finished tasks, in seconds.")
     var soakRetention = LongHorizonSizes.full.soakRetentionSeconds
 
+    @Option(
+        help: """
+            burndown: a fleet-wide concurrency limit set before the workers start, to measure what \
+            limits cost the claim: on the benchmark's own type (noop) or on another type (other).
+            """)
+    var limit: LimitTarget?
+
     @Option(help: "Write the JSON results to this file too.")
     var output: String?
+
+    enum LimitTarget: String, ExpressibleByArgument {
+        case noop, other
+    }
 
     func validate() throws {
         guard historyTasks > 0, rate > 0, soakMinutes > 0, soakRetention > 0 else {
@@ -66,7 +77,7 @@ struct Bench: AsyncParsableCommand {
         let probe = HTTPProbe(connections: 64)
         let run = Runner(
             databaseURL: databaseURL, natsURL: natsURL, bin: bin, sizes: sizes, workers: workers,
-            concurrency: concurrency, probe: probe,
+            concurrency: concurrency, probe: probe, limitedType: limit.map { $0 == .noop ? "noop" : "bench.other" },
             long: LongHorizonSizes(
                 historyTasks: historyTasks, historyBurndownTasks: LongHorizonSizes.full.historyBurndownTasks, rate: rate,
                 longtxMinutes: phaseMinutes ?? LongHorizonSizes.full.longtxMinutes, soakMinutes: soakMinutes,

@@ -87,6 +87,10 @@ struct LimitTests {
             let state = try #require(try await env.queue.limits(for: "noop"))
             #expect(state.startedInWindow ?? 0 <= 4)
             for worker in workers { try await worker.stop() }
+            // Lifted: its recorded starts go with it.
+            #expect(try await env.queue.removeLimits(for: "noop"))
+            let recorded = try await env.queue.pool.withSession { try $0.execute("SELECT count(*) AS n FROM task_type_starts") }
+            #expect(try recorded.rows[0].int("n") == 0)
         }
     }
 
@@ -114,6 +118,29 @@ struct LimitTests {
             #expect(ids.filter { log.startCount($0) > 0 }.count == 6)
             for id in ids { try await env.waitFor(id, .completed) }
             for id in ids { #expect(try await env.queue.task(id)?.attempts == 1) }
+            try await worker.stop()
+        }
+    }
+
+    @Test func tasksAlreadyRunningWhenALimitIsSetCountAgainstIt() async throws {
+        try await TestEnvironment.with { env in
+            let log = RunLog()
+            let worker = env.startWorker(try testRegistry(log), configuration: env.workerConfiguration(concurrency: 8))
+            let first = try await env.queue.enqueueBatch((0..<3).map { _ in try NewTask(type: "slow", payload: SlowPayload(ms: 2500)) }).map(\.task.id)
+            let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+            while first.contains(where: { log.startCount($0) == 0 }), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            // Three run without a limit; a limit of 2 set now counts them, so nothing more starts
+            // until two of them have finished.
+            try await env.queue.setLimits(TaskTypeLimits(concurrency: 2), for: "slow")
+            try await Task.sleep(for: .milliseconds(1200))  // the worker reads limited types every second
+            let later = try await env.queue.enqueueBatch((0..<2).map { _ in try NewTask(type: "slow", payload: SlowPayload(ms: 100)) }).map(\.task.id)
+            for id in first { try await env.waitFor(id, .completed) }
+            for id in later { try await env.waitFor(id, .completed) }
+            let firstEnded = try #require(try await first.asyncMap { try await env.queue.task($0)?.finishedAt }.compactMap { $0 }.max())
+            for id in later {
+                let started = try #require(try await env.queue.task(id)?.startedAt)
+                #expect(started >= firstEnded.addingTimeInterval(-0.05), "a task started while the limit was full")
+            }
             try await worker.stop()
         }
     }
@@ -176,6 +203,12 @@ struct LimitTests {
 }
 
 extension Array where Element == UUID {
+    func asyncMap<T>(_ transform: (UUID) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for id in self { results.append(try await transform(id)) }
+        return results
+    }
+
     /// Whether every task here has finished.
     func asyncAllFinished(_ env: TestEnvironment) async throws -> Bool {
         for id in self where try await env.queue.task(id)?.status.isTerminal != true { return false }

@@ -11,9 +11,10 @@ extension TaskStore {
     /// With `holdingPausedTypes` (some type is paused, as far as the worker knows) the statement
     /// also reads `task_pauses`: a task of a paused type is held instead of claimed (no attempt,
     /// `held_at` set, its publish forgotten) until the type is resumed. With `limited` (some type
-    /// has a fleet-wide limit) the claim first locks the limits of the batch's types, in a
-    /// transaction, and a task over its type's limit is held the same way until a release finds
-    /// room for it. Without either the statement is the one with no such check, the usual hot path.
+    /// has a fleet-wide limit) the statement leaves the tasks of limited types aside, and only
+    /// those go through a second, limited claim: a transaction that locks their types' limits and
+    /// holds a task over its type's limit the same way until a release finds room for it. A batch
+    /// with no task of a limited type thus costs one statement, as without limits.
     func claim(
         _ ids: [UUID], sequences: [UInt64]? = nil, workerID: String, lease: Duration, holdingPausedTypes: Bool = false,
         limited: Bool = false
@@ -25,22 +26,36 @@ extension TaskStore {
             PostgresArray(input.map(\.0)), workerID, Int(lease.milliseconds),
             PostgresArray(input.map { Int64(bitPattern: $0.1) }),
         ]
-        let rows = try await pool.withSession { session in
-            guard limited else {
-                return try session.execute(holdingPausedTypes ? Self.claimHoldingPausedSQL : Self.claimSQL, parameters)
-            }
-            return try session.transaction {
-                // Claims that may meet the same limited type take turns here; the claim's own
-                // statement then starts after the previous one committed and counts its tasks.
-                let locked = try session.execute(Self.lockLimitsSQL, [parameters[0]])
-                if locked.rows.isEmpty {
-                    return try session.execute(holdingPausedTypes ? Self.claimHoldingPausedSQL : Self.claimSQL, parameters)
-                }
-                return try session.execute(holdingPausedTypes ? Self.claimLimitedHoldingPausedSQL : Self.claimLimitedSQL, parameters)
-            }
+        let paused = holdingPausedTypes
+        var outcomes = try await pool.withSession { session in
+            try Self.claimOutcomes(session.execute(Self.claimSQL(paused: paused, limits: limited ? .deferred : .none), parameters))
         }
+        let deferred = input.filter { outcomes[$0.0] == .limited }
+        if !deferred.isEmpty {
+            let limitedParameters: [any PostgresEncodable] = [
+                PostgresArray(deferred.map(\.0)), workerID, Int(lease.milliseconds),
+                PostgresArray(deferred.map { Int64(bitPattern: $0.1) }),
+            ]
+            let limitedOutcomes = try await pool.withSession { session in
+                try session.transaction {
+                    // Claims of one limited type take turns here; the claim's own statement then
+                    // starts after the previous one committed, and counts what it claimed.
+                    let locked = try session.execute(Self.lockLimitsSQL, [limitedParameters[0]])
+                    // Limits lifted meanwhile: an ordinary claim.
+                    let mode: LimitMode = locked.rows.isEmpty ? .none : .enforced
+                    return try Self.claimOutcomes(session.execute(Self.claimSQL(paused: paused, limits: mode), limitedParameters))
+                }
+            }
+            outcomes.merge(limitedOutcomes) { _, limited in limited }
+        }
+        for id in ids where outcomes[id] == nil { outcomes[id] = .unknown }
+        return outcomes
+    }
+
+    /// What a claim statement's rows say about each id.
+    private static func claimOutcomes(_ rows: PostgresRows) throws -> [UUID: ClaimOutcome] {
         var outcomes: [UUID: ClaimOutcome] = [:]
-        outcomes.reserveCapacity(ids.count)
+        outcomes.reserveCapacity(rows.rows.count)
         if let first = rows.rows.first {
             let columns = try TaskRecordColumns(first)
             let outcomeColumn = try first.position("outcome")
@@ -56,6 +71,8 @@ extension TaskStore {
                     outcomes[task.id] = .claimed(task)
                 } else if outcome == "held" {
                     outcomes[task.id] = .held
+                } else if outcome == "limited" {
+                    outcomes[task.id] = .limited
                 } else if task.status.isTerminal {
                     outcomes[task.id] = .finished(task.status)
                 } else if task.status == .running, leaseLeft > 0 {
@@ -71,7 +88,6 @@ extension TaskStore {
                 }
             }
         }
-        for id in ids where outcomes[id] == nil { outcomes[id] = .unknown }
         return outcomes
     }
 
@@ -87,10 +103,26 @@ extension TaskStore {
     // `locked` once per task and evaluated the claim conditions on every pair: a third of the
     // statement's time at 33 tasks, growing with the square of the batch. The sequence is looked
     // up in its array instead, and the conditions are evaluated once per task, as `claimable`.
-    static let claimSQL = claimStatement(holdingPausedTypes: false, limited: false)
-    static let claimHoldingPausedSQL = claimStatement(holdingPausedTypes: true, limited: false)
-    static let claimLimitedSQL = claimStatement(holdingPausedTypes: false, limited: true)
-    static let claimLimitedHoldingPausedSQL = claimStatement(holdingPausedTypes: true, limited: true)
+    static let claimSQL = claimStatement(holdingPausedTypes: false, limits: .none)
+
+    /// How a claim statement treats fleet-wide limits.
+    enum LimitMode: CaseIterable {
+        /// No type has limits (as far as the worker knows): the usual statement.
+        case none
+        /// Tasks of limited types are left unclaimed, with the outcome `limited`.
+        case deferred
+        /// The batch's limits are locked: tasks past them are held.
+        case enforced
+    }
+
+    private static let claimStatements: [String] = [false, true].flatMap { paused in
+        LimitMode.allCases.map { claimStatement(holdingPausedTypes: paused, limits: $0) }
+    }
+
+    /// The claim statement for the pauses and limits a worker knows of.
+    static func claimSQL(paused: Bool, limits: LimitMode) -> String {
+        claimStatements[(paused ? LimitMode.allCases.count : 0) + LimitMode.allCases.firstIndex(of: limits)!]
+    }
 
     /// Locks the limits of the types among a batch's tasks, in type order (every claim takes them
     /// in that order, so two never wait for each other).
@@ -98,7 +130,8 @@ extension TaskStore {
         SELECT type FROM task_type_limits WHERE type IN (SELECT type FROM tasks WHERE id = ANY($1::uuid[])) ORDER BY type FOR UPDATE
         """
 
-    private static func claimStatement(holdingPausedTypes: Bool, limited: Bool) -> String {
+    private static func claimStatement(holdingPausedTypes: Bool, limits mode: LimitMode) -> String {
+        let limited = mode == .enforced
         // Time in the limited claim is the statement's start, after the limits were locked: the
         // recorded starts then follow the order the claims took turns in, which the rate relies on.
         // Elsewhere `now()`, the same instant in a statement of its own.
@@ -110,10 +143,12 @@ extension TaskStore {
             lockedColumns += ", (status <> 'running' AND type IN (SELECT name FROM task_pauses WHERE kind = 'type')) AS paused"
         }
         if limited { lockedColumns += ", type" }
+        if mode == .deferred { lockedColumns += ", type IN (SELECT type FROM task_type_limits) AS limited" }
         var waiting: [String] = []
         if holdingPausedTypes { waiting.append("locked.paused") }
         if limited { waiting.append("locked.id IN (SELECT id FROM over_limit)") }
-        let notWaiting = waiting.isEmpty ? "" : " AND NOT (\(waiting.joined(separator: " OR ")))"
+        var notWaiting = waiting.isEmpty ? "" : " AND NOT (\(waiting.joined(separator: " OR ")))"
+        if mode == .deferred { notWaiting += " AND NOT locked.limited" }
         // Limits: the room each limited type has left (running now, and attempts started within
         // the rate's window), and the tasks of this batch past it, newest first to wait. A takeover
         // of an expired lease always goes ahead (its task is running, so it holds a slot already
@@ -125,7 +160,8 @@ extension TaskStore {
             limits AS MATERIALIZED (
                 SELECT l.type, l.rate_count, l.rate_per_seconds,
                        CASE WHEN l.concurrency IS NULL THEN NULL
-                            ELSE l.concurrency - (SELECT count(*) FROM tasks r WHERE r.status = 'running' AND r.type = l.type) END AS running_room,
+                            ELSE l.concurrency - (SELECT count(*) FROM task_type_running r JOIN tasks t ON t.id = r.task_id
+                                                  WHERE r.type = l.type AND t.status = 'running') END AS running_room,
                        CASE WHEN l.rate_count IS NULL THEN NULL
                             ELSE l.rate_count - (SELECT count(*) FROM task_type_starts s
                                                  WHERE s.type = l.type AND s.started_at > \(now) - l.rate_per_seconds * interval '1 second') END AS rate_room
@@ -168,10 +204,25 @@ extension TaskStore {
             left_window AS (
                 DELETE FROM task_type_starts s USING limits l
                 WHERE s.type = l.type AND l.rate_count IS NOT NULL AND s.started_at <= \(now) - l.rate_per_seconds * interval '1 second'
+            ),
+            now_running AS (
+                INSERT INTO task_type_running (task_id, type)
+                SELECT c.id, c.type FROM claimed c JOIN limits l ON l.type = c.type
+                WHERE l.running_room IS NOT NULL
+                ON CONFLICT (task_id) DO NOTHING
+            ),
+            -- Tasks that stopped running since (a row of this batch stays: the insert above keeps it).
+            no_longer_running AS (
+                DELETE FROM task_type_running r USING limits l
+                WHERE r.type = l.type AND r.task_id <> ALL($1::uuid[])
+                  AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = r.task_id AND t.status = 'running')
             )
             """
             : ""
-        let skippedOutcome = waiting.isEmpty ? "'skipped'" : "CASE WHEN t.id IN (SELECT id FROM held) THEN 'held' ELSE 'skipped' END"
+        var skippedCases: [String] = []
+        if !waiting.isEmpty { skippedCases.append("WHEN t.id IN (SELECT id FROM held) THEN 'held'") }
+        if mode == .deferred { skippedCases.append("WHEN t.id IN (SELECT id FROM locked WHERE limited AND claimable) THEN 'limited'") }
+        let skippedOutcome = skippedCases.isEmpty ? "'skipped'" : "CASE \(skippedCases.joined(separator: " ")) ELSE 'skipped' END"
         return """
             WITH \(lockInIDOrder("$1::uuid[]", columns: lockedColumns))\(limits),
             claimed AS (

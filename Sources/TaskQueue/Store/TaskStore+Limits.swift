@@ -55,6 +55,7 @@ extension TaskStore {
                         rate_per_seconds = excluded.rate_per_seconds, updated_at = now()
                 """, [type, limits.concurrency, limits.rate?.count, limits.rate?.seconds])
         }
+        if limits.concurrency != nil { try await countRunning(of: [type]) }
         guard let state = try await limitState(type) else {
             throw TaskQueueError(.invalidState, "the limits of \(type) were removed as they were set")
         }
@@ -85,13 +86,40 @@ extension TaskStore {
                     PostgresArray(entries.map(\.value.declaration)),
                 ])
         }
-        return try rows.rows.map { try $0.string("type") }
+        let written = try rows.rows.map { try $0.string("type") }
+        try await countRunning(of: written.filter { declared[$0]?.concurrency != nil })
+        return written
     }
 
-    /// Lifts `type`'s limits; false when it had none. Its held tasks are released by the caller.
+    /// Adds the running tasks of these types that the limited claim does not count yet: claimed
+    /// before the type had a limit, or by a worker that had not yet read it (workers read which
+    /// types have limits every second, and each calls this every few seconds). A scan of the
+    /// running tasks, so not on any claim's path.
+    func countRunning(of types: [String]) async throws {
+        guard !types.isEmpty else { return }
+        try await pool.withSession { session in
+            try session.execute(
+                """
+                INSERT INTO task_type_running (task_id, type)
+                SELECT id, type FROM tasks
+                WHERE status = 'running' AND type = ANY($1::text[])
+                  AND type IN (SELECT type FROM task_type_limits WHERE concurrency IS NOT NULL)
+                ON CONFLICT (task_id) DO NOTHING
+                """, [PostgresArray(types)])
+        }
+    }
+
+    /// Lifts `type`'s limits and forgets its recorded starts and running tasks; false when it had none. Its held
+    /// tasks are released by the caller.
     func removeLimits(for type: String) async throws -> Bool {
         let rows = try await pool.withSession { session in
-            try session.execute("DELETE FROM task_type_limits WHERE type = $1 RETURNING type", [type])
+            try session.execute(
+                """
+                WITH lifted AS (DELETE FROM task_type_limits WHERE type = $1 RETURNING type),
+                forgotten AS (DELETE FROM task_type_starts WHERE type = $1),
+                untracked AS (DELETE FROM task_type_running WHERE type = $1)
+                SELECT type FROM lifted
+                """, [type])
         }
         return !rows.rows.isEmpty
     }

@@ -50,7 +50,8 @@ extension TaskStore {
                         WHEN NOT EXISTS (SELECT 1 FROM lim) THEN $2::int
                         ELSE least(
                             $2::int,
-                            coalesce((SELECT concurrency - (SELECT count(*) FROM tasks r WHERE r.status = 'running' AND r.type = $1) FROM lim), $2::int),
+                            coalesce((SELECT concurrency - (SELECT count(*) FROM task_type_running r JOIN tasks t ON t.id = r.task_id
+                                                            WHERE r.type = $1 AND t.status = 'running') FROM lim), $2::int),
                             coalesce((SELECT rate_count - (SELECT count(*) FROM task_type_starts s
                                                            WHERE s.type = $1 AND s.started_at > now() - rate_per_seconds * interval '1 second') FROM lim), $2::int)
                         ) - (SELECT n FROM on_the_way)

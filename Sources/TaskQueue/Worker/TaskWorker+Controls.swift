@@ -13,6 +13,8 @@ extension TaskWorker {
     /// How often held tasks of limited types are released without a finish to prompt it (a rate's
     /// window moving on, a worker that died holding a slot).
     static let releaseInterval: Duration = .seconds(1)
+    /// How often a worker adds running tasks of limited types that no limited claim counted.
+    static let runningCountInterval: Duration = .seconds(5)
 
     // MARK: Pauses and limited types
 
@@ -72,9 +74,18 @@ extension TaskWorker {
             while !(await sleep(for: Self.releaseInterval, unless: finished)) { releaseWake.yield() }
         }
         defer { ticker.cancel() }
+        var lastCount = ContinuousClock.now
         for await _ in releaseWakes {
             if finished.isFired { break }
             let types = limitedTypes.withLock { $0 }
+            if !types.isEmpty, ContinuousClock.now - lastCount >= Self.runningCountInterval {
+                // Running tasks of limited types that a claim without the limit started (see
+                // `TaskStore.countRunning`).
+                lastCount = ContinuousClock.now
+                do { try await store.countRunning(of: types.sorted()) } catch {
+                    logger.warning("cannot count running tasks of limited types", metadata: [LogKey.error: "\(error)"])
+                }
+            }
             for type in types.sorted() {
                 do {
                     let released = try await store.releaseHeld(type: type, limit: 500)

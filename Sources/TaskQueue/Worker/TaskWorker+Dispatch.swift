@@ -129,7 +129,7 @@ extension TaskWorker {
             logger.warning("terminating a message for an unknown task id", metadata: metadata)
             try? message.term()
             WorkerMetrics.poisonMessages.increment()
-        case .claimed, .cancelAbandoned:
+        case .claimed, .cancelAbandoned, .limited:
             break
         }
     }
