@@ -16,9 +16,10 @@ public enum Routes {
         (["api", "v1", "stats"], ["GET"]),
         (["metrics"], ["GET"]),
         (["api", "v1", "tasks"], ["GET", "POST"]),
+        // A fixed segment before the pattern it would otherwise match as a task id.
+        (["api", "v1", "tasks", "cancel"], ["POST"]),
         (["api", "v1", "tasks", "*"], ["GET"]),
         (["api", "v1", "tasks", "*", "executions"], ["GET"]),
-        (["api", "v1", "tasks", "cancel"], ["POST"]),
         (["api", "v1", "tasks", "*", "cancel"], ["POST"]),
         (["api", "v1", "tasks", "*", "retry"], ["POST"]),
         (["api", "v1", "schedules"], ["GET", "POST"]),

@@ -88,6 +88,12 @@ struct ControlRoutesTests {
             #expect(done.body["cancel_requested"] as? Int == 0)
             for id in ids { #expect(try await harness.queue.task(id)?.status == .cancelled) }
             #expect(try await harness.queue.counts().byStatus[.scheduled] == 1)
+            // The fixed segment is not taken for a task id: other methods are 405 naming POST.
+            for method in [HTTPRequest.Method.get, .options, .delete] {
+                let response = try await client.call(method, "/api/v1/tasks/cancel")
+                #expect(response.status == .methodNotAllowed, "\(method)")
+                #expect(response.headers[.allow] == "POST", "\(method)")
+            }
         }
     }
 

@@ -18,6 +18,7 @@ enum ClaimOutcome: Sendable, Equatable {
     /// Running under an expired lease with a cancel request: its worker stopped before acting on
     /// the request, so the task is to be cancelled rather than run again.
     case cancelAbandoned
-    /// Its type has limits: left for the limited claim (never reaches the worker's dispatch).
+    /// Its type has limits and the limited claim could not be made (the database failed between
+    /// the two statements): the message comes back for another try.
     case limited
 }

@@ -36,7 +36,9 @@ extension TaskStore {
                 PostgresArray(deferred.map(\.0)), workerID, Int(lease.milliseconds),
                 PostgresArray(deferred.map { Int64(bitPattern: $0.1) }),
             ]
-            let limitedOutcomes = try await pool.withSession { session in
+            // The first statement's claims are committed and will run: a failure here leaves only
+            // the deferred ids `limited`, which the worker returns to the stream for a later try.
+            if let limitedOutcomes = try? await pool.withSession({ session in
                 try session.transaction {
                     // Claims of one limited type take turns here; the claim's own statement then
                     // starts after the previous one committed, and counts what it claimed.
@@ -45,8 +47,9 @@ extension TaskStore {
                     let mode: LimitMode = locked.rows.isEmpty ? .none : .enforced
                     return try Self.claimOutcomes(session.execute(Self.claimSQL(paused: paused, limits: mode), limitedParameters))
                 }
+            }) {
+                outcomes.merge(limitedOutcomes) { _, limited in limited }
             }
-            outcomes.merge(limitedOutcomes) { _, limited in limited }
         }
         for id in ids where outcomes[id] == nil { outcomes[id] = .unknown }
         return outcomes

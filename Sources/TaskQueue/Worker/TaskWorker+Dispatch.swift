@@ -129,7 +129,10 @@ extension TaskWorker {
             logger.warning("terminating a message for an unknown task id", metadata: metadata)
             try? message.term()
             WorkerMetrics.poisonMessages.increment()
-        case .claimed, .cancelAbandoned, .limited:
+        case .limited:
+            logger.debug("task of a limited type not claimed; its message comes back", metadata: metadata)
+            try? message.nak(delay: .seconds(1))
+        case .claimed, .cancelAbandoned:
             break
         }
     }
