@@ -46,15 +46,19 @@ struct LimitsRequest {
     }
 }
 
-/// A validated `POST /api/v1/tasks/cancel` body: which unfinished tasks to cancel,
+/// A validated `POST /api/v1/tasks/cancel` or `/retry` body: which tasks to act on,
 /// `{"status"?, "type"?, "priority"?, "schedule"?, "created_after"?, "created_before"?}` (at least one).
 struct SelectionRequest {
     static let fields: Set<String> = ["status", "type", "priority", "schedule", "created_after", "created_before"]
+    /// The states a bulk cancel acts on.
     static let cancellable: [TaskStatus] = [.scheduled, .queued, .retrying, .running]
+    /// The state a bulk retry acts on.
+    static let retryable: [TaskStatus] = [.failed]
 
     var selection = TaskSelection()
 
-    init(body: [UInt8]) throws {
+    /// Parses a selection whose `status`, when given, is one of `statuses`.
+    init(body: [UInt8], statuses: [TaskStatus]) throws {
         let object = try CreateTaskRequest.object(body, fields: Self.fields)
         func text(_ field: String) throws -> String? {
             guard let value = object[field] else { return nil }
@@ -62,9 +66,8 @@ struct SelectionRequest {
             return text
         }
         if let status = try text("status") {
-            guard let parsed = TaskStatus(rawValue: status), Self.cancellable.contains(parsed) else {
-                throw APIError.invalid(
-                    "status", "invalid_status", "status must be one of \(Self.cancellable.map(\.rawValue).joined(separator: ", ")) (unfinished tasks)")
+            guard let parsed = TaskStatus(rawValue: status), statuses.contains(parsed) else {
+                throw APIError.invalid("status", "invalid_status", "status must be one of \(statuses.map(\.rawValue).joined(separator: ", "))")
             }
             selection.status = parsed
         }

@@ -18,6 +18,7 @@ public enum Routes {
         (["api", "v1", "tasks"], ["GET", "POST"]),
         // A fixed segment before the pattern it would otherwise match as a task id.
         (["api", "v1", "tasks", "cancel"], ["POST"]),
+        (["api", "v1", "tasks", "retry"], ["POST"]),
         (["api", "v1", "tasks", "*"], ["GET"]),
         (["api", "v1", "tasks", "*", "executions"], ["GET"]),
         (["api", "v1", "tasks", "*", "cancel"], ["POST"]),
@@ -81,9 +82,15 @@ public enum Routes {
             return JSON.response(.object(["task_id": .string(id.lowercasedText), "executions": .array(executions.map(TaskJSON.execution))]))
         }
         tasks.post("cancel") { request, _ in
-            let parsed = try SelectionRequest(body: try await jsonBody(request, maxBytes: settings.maxPayloadBytes))
+            let parsed = try SelectionRequest(
+                body: try await jsonBody(request, maxBytes: settings.maxPayloadBytes), statuses: SelectionRequest.cancellable)
             let summary = try await queue.cancel(matching: parsed.selection)
             return JSON.response(.object(["cancelled": .int(summary.cancelled), "cancel_requested": .int(summary.cancelRequested)]))
+        }
+        tasks.post("retry") { request, _ in
+            let parsed = try SelectionRequest(
+                body: try await jsonBody(request, maxBytes: settings.maxPayloadBytes), statuses: SelectionRequest.retryable)
+            return JSON.response(.object(["retried": .int(try await queue.retry(matching: parsed.selection))]))
         }
         tasks.post(":id/cancel") { _, context in
             let task = try await queue.cancel(try taskID(context))

@@ -111,4 +111,22 @@ struct ControlRoutesTests {
             #expect(task.body["cancel_requested_at"] is String)
         }
     }
+
+    @Test func bulkRetryTakesFailedTasksOnly() async throws {
+        try await APIHarness.with { harness, client in
+            for body in [#"{}"#, #"{"status": "queued"}"#, #"{"priority": "urgent"}"#, #"{"type": "a b"}"#] {
+                let response = try await client.call(.post, "/api/v1/tasks/retry", json: body)
+                #expect(response.status == .badRequest, "\(body)")
+            }
+            let id = try await harness.queue.enqueue(NewTask(type: "report")).task.id
+            _ = try await harness.queue.pool.withSession { session in
+                try session.execute("UPDATE tasks SET status = 'failed', attempts = 1, finished_at = now() WHERE id = $1", [id])
+            }
+            let response = try await client.call(.post, "/api/v1/tasks/retry", json: #"{"status": "failed", "type": "report"}"#)
+            #expect(response.status == .ok)
+            #expect(response.body["retried"] as? Int == 1)
+            #expect(try await harness.queue.task(id)?.status == .queued)
+            #expect(try await client.call(.get, "/api/v1/tasks/retry").status == .methodNotAllowed)
+        }
+    }
 }

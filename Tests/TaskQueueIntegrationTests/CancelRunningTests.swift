@@ -137,4 +137,43 @@ struct CancelRunningTests {
             #expect(try await env.queue.task(ids[count - 1])?.status == .cancelled)
         }
     }
+
+    @Test func aBulkRetryPutsBackTheFailedTasksItMatchesAndTheyRun() async throws {
+        try await TestEnvironment.with { env in
+            let log = RunLog()
+            let worker = env.startWorker(try testRegistry(log))
+            let terminal = try await env.queue.enqueueBatch((0..<4).map { _ in NewTask(type: "terminal") }).map(\.task.id)
+            let other = try await env.queue.enqueue(NewTask(type: "terminal", priority: .low)).task.id
+            for id in terminal + [other] { try await env.waitFor(id, .failed) }
+
+            await #expect(throws: TaskQueueError.self) { try await env.queue.retry(matching: TaskSelection()) }
+            await #expect(throws: TaskQueueError.self) { try await env.queue.retry(matching: TaskSelection(status: .queued)) }
+            #expect(try await env.queue.retry(matching: TaskSelection(type: "terminal", priority: .normal)) == terminal.count)
+            // Each runs again with a fresh budget (and fails again, being terminal); the low one stays failed.
+            let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+            while terminal.contains(where: { log.startCount($0) < 2 }), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            for id in terminal {
+                #expect(log.startCount(id) == 2)
+                let task = try await env.waitFor(id, .failed)
+                #expect(task.attempts == 2 && task.attemptBase == 1)
+            }
+            #expect(log.startCount(other) == 1)
+            #expect(try await env.queue.retry(matching: TaskSelection(status: .failed, type: "nothing.like.it")) == 0)
+            try await worker.stop()
+        }
+    }
+
+    @Test func aBulkRetryWalksPastOneBatch() async throws {
+        try await TestEnvironment.with { env in
+            let count = TaskStore.bulkBatch * 2 + 3
+            let later = Date().addingTimeInterval(3600)
+            let ids = try await env.queue.enqueueBatch((0..<count).map { _ in NewTask(type: "noop", runAt: later) }).map(\.task.id)
+            _ = try await env.queue.pool.withSession { session in
+                try session.execute("UPDATE tasks SET status = 'failed', attempts = 1, finished_at = now() WHERE id = ANY($1::uuid[])", [PostgresArray(ids)])
+            }
+            #expect(try await env.queue.retry(matching: TaskSelection(type: "noop")) == count)
+            #expect(try await env.queue.task(ids[0])?.status == .queued)
+            #expect(try await env.queue.task(ids[count - 1])?.status == .queued)
+        }
+    }
 }

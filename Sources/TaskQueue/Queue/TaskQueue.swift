@@ -153,6 +153,31 @@ public final class TaskQueue: Sendable {
         return task
     }
 
+    /// Retries every failed task `selection` matches, as ``retry(_:)`` does one: each goes back in
+    /// the queue with a fresh set of attempts and is published again. Works through the matches
+    /// newest first, 500 per statement; returns how many it put back.
+    ///
+    /// - Throws: ``TaskQueueError`` `invalidArgument` for an empty selection (it would retry every
+    ///   failed task; pass `TaskSelection(status: .failed)` for that) or one that selects another state.
+    public func retry(matching selection: TaskSelection) async throws -> Int {
+        guard !selection.isEmpty else {
+            throw TaskQueueError(.invalidArgument, "a bulk retry needs at least one filter", field: "status")
+        }
+        if let status = selection.status, status != .failed {
+            throw TaskQueueError(.invalidArgument, "only failed tasks can be retried", field: "status")
+        }
+        var retried = 0
+        var cursor: UUID?
+        repeat {
+            let batch = try await store.retryBatch(matching: selection, below: cursor, limit: TaskStore.bulkBatch)
+            // A publish that fails is flagged for the reconciler by the publisher.
+            await publisher.publish(batch.targets)
+            retried += batch.targets.count
+            cursor = batch.next
+        } while cursor != nil
+        return retried
+    }
+
     // MARK: Streams
 
     /// The work stream, the dead-letter stream and the consumers, as JetStream reports them.

@@ -252,6 +252,49 @@ extension TaskStore {
         return (try TaskRecord(row: row), try row.int("publish_generation"))
     }
 
+    /// Puts back in the queue, with a fresh attempt budget each, up to `limit` failed tasks that
+    /// `selection` matches below `cursor` (newest first); returns them to publish and the cursor
+    /// for the next batch (nil when this was the last).
+    func retryBatch(matching selection: TaskSelection, below cursor: UUID?, limit: Int) async throws -> (
+        targets: [PublishTarget], next: UUID?
+    ) {
+        let parameters: [(any PostgresEncodable)?] = [
+            selection.type, selection.priority?.rawValue, selection.schedule, selection.createdAfter, selection.createdBefore,
+            cursor, limit,
+        ]
+        let rows = try await pool.withSession { session in try session.execute(Self.bulkRetrySQL, parameters) }
+        let targets = try rows.rows.compactMap { row in try row.optionalString("id") == nil ? nil : PublishTarget(row: row) }
+        let picked = try rows.rows.first?.int("picked") ?? 0
+        let last = try rows.rows.first?.optionalString("last").flatMap(UUID.init(canonicalText:))
+        return (targets.sorted { UUID.postgresOrder($0.taskID, $1.taskID) }, picked == limit ? last : nil)
+    }
+
+    // Failed tasks along tasks_status_idx (status, id DESC), below the cursor. One row per retried
+    // task, or one row of nulls when none was (the batch's counts ride on every row).
+    private static let bulkRetrySQL = """
+        WITH picked AS (
+            SELECT id FROM tasks
+            WHERE status = 'failed' AND ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR priority = $2)
+              AND ($3::text IS NULL OR schedule = $3) AND ($4::timestamptz IS NULL OR created_at >= $4)
+              AND ($5::timestamptz IS NULL OR created_at < $5) AND ($6::uuid IS NULL OR id < $6)
+            ORDER BY id DESC LIMIT $7
+        ),
+        \(lockInIDOrder("ARRAY(SELECT id FROM picked)", columns: "status")),
+        retried AS (
+            UPDATE tasks t SET status = 'queued', attempt_base = t.attempts, run_at = now(), last_error = NULL,
+                finished_at = NULL, publish_generation = t.publish_generation + 1, published_at = NULL, publish_failed_at = NULL,
+                published_seq = NULL, dead_lettered_at = NULL, verified_at = NULL, updated_at = now(), version = t.version + 1
+            FROM locked WHERE t.id = ANY(ARRAY(SELECT id FROM picked)) AND t.id = locked.id AND locked.status = 'failed'
+            RETURNING t.id, t.priority, t.publish_generation
+        ),
+        left_failed AS (SELECT 'failed'::text AS status, priority FROM retried),
+        \(counting("left_failed", sign: -1)),
+        batch AS (
+            SELECT (SELECT count(*) FROM picked) AS picked, (SELECT id::text FROM picked ORDER BY id LIMIT 1) AS last
+        )
+        SELECT r.id, r.priority, r.publish_generation, b.picked, b.last FROM batch b LEFT JOIN retried r ON true
+        """
+
     /// Runs a conditional state change; when it matches no row, says whether the task is missing
     /// or in the wrong state.
     private func transition(_ id: UUID, action: String, sql: String) async throws -> PostgresRow {
