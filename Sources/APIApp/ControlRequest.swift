@@ -118,3 +118,15 @@ enum LimitsJSON {
         ])
     }
 }
+
+/// How worker processes look on the wire.
+enum WorkerJSON {
+    static func worker(_ worker: WorkerPresence) -> JSONValue {
+        .object([
+            "id": .string(worker.id), "host": .string(worker.host), "pid": .int(worker.pid), "version": .string(worker.version),
+            "concurrency": .int(worker.concurrency), "running": .int(worker.running), "online": .bool(worker.isOnline),
+            "started_at": .timestamp(worker.startedAt), "heartbeat_at": .timestamp(worker.heartbeatAt),
+            "stopped_at": .timestamp(worker.stoppedAt),
+        ])
+    }
+}

@@ -34,6 +34,7 @@ public enum Routes {
         (["api", "v1", "types", "*", "resume"], ["POST"]),
         (["api", "v1", "types", "*", "limits"], ["GET", "PUT", "DELETE"]),
         (["api", "v1", "limits"], ["GET"]),
+        (["api", "v1", "workers"], ["GET"]),
     ]
 
     struct CreatedKey: Hashable, Sendable {
@@ -187,6 +188,15 @@ public enum Routes {
                 throw APIError(.notFound, "limits_not_found", "task type \(type) has no limits")
             }
             return Response(status: .noContent)
+        }
+        let workers = router.group("/api/v1/workers").add(middleware: BearerAuthMiddleware(tokens: settings.tokens))
+        workers.get { _, _ in
+            let fleet = try await queue.workers()
+            return JSON.response(
+                .object([
+                    "workers": .array(fleet.map(WorkerJSON.worker)), "online": .int(fleet.filter(\.isOnline).count),
+                    "heartbeat_seconds": .int(Int(TaskQueue.workerHeartbeatInterval.components.seconds)),
+                ]))
         }
         let limits = router.group("/api/v1/limits").add(middleware: BearerAuthMiddleware(tokens: settings.tokens))
         limits.get { _, _ in

@@ -129,4 +129,21 @@ struct ControlRoutesTests {
             #expect(try await client.call(.get, "/api/v1/tasks/retry").status == .methodNotAllowed)
         }
     }
+
+    @Test func workersAreListedWithHowManyAreOnline() async throws {
+        try await APIHarness.with { harness, client in
+            let empty = try await client.call(.get, "/api/v1/workers")
+            #expect(empty.status == .ok)
+            #expect((empty.body["workers"] as? [Any])?.isEmpty == true)
+            #expect(empty.body["online"] as? Int == 0)
+            #expect(empty.body["heartbeat_seconds"] as? Int == 5)
+            try await harness.queue.store.recordHeartbeat(
+                workerID: "w-1", host: "box", pid: 42, version: TaskQueue.version, concurrency: 8, running: 2, starting: true)
+            let one = try await client.call(.get, "/api/v1/workers")
+            let worker = try #require((one.body["workers"] as? [[String: Any]])?.first)
+            #expect(worker["id"] as? String == "w-1" && worker["online"] as? Bool == true && worker["running"] as? Int == 2)
+            #expect(worker["stopped_at"] is NSNull)
+            #expect(one.body["online"] as? Int == 1)
+        }
+    }
 }

@@ -133,4 +133,29 @@ extension TaskWorker {
             logger.info("cancelling a running task on request", metadata: [LogKey.taskID: .string(id.lowercasedText)])
         }
     }
+
+    // MARK: Presence
+
+    /// Records this worker's row when it starts, every heartbeat interval while it runs (with how
+    /// many tasks it runs), and once more when it has stopped (``TaskQueue/TaskQueue/workers()``).
+    func presenceLoop() async {
+        await recordPresence(starting: true)
+        while !(await sleep(for: TaskQueue.workerHeartbeatInterval, unless: finished)) {
+            await recordPresence(starting: false)
+        }
+        do { try await store.recordStopped(workerID: configuration.workerID) } catch {
+            logger.warning("cannot record that this worker stopped", metadata: [LogKey.error: "\(error)"])
+        }
+    }
+
+    func recordPresence(starting: Bool) async {
+        do {
+            try await store.recordHeartbeat(
+                workerID: configuration.workerID, host: ProcessInfo.processInfo.hostName,
+                pid: Int(ProcessInfo.processInfo.processIdentifier), version: TaskQueue.version,
+                concurrency: configuration.concurrency, running: running.withLock { $0.count }, starting: starting)
+        } catch {
+            logger.warning("cannot record this worker's heartbeat", metadata: [LogKey.error: "\(error)"])
+        }
+    }
 }

@@ -118,6 +118,7 @@ public final class TaskWorker: Service, Sendable {
             group.addTask { await self.controlLoop() }
             group.addTask { await self.cancelRequestLoop() }
             group.addTask { await self.releaseLoop() }
+            group.addTask { await self.presenceLoop() }
             if configuration.reconcilerEnabled {
                 let reconciler = Reconciler(
                     store: store, publisher: publisher, nats: nats, streamName: queueConfiguration.streamName,
