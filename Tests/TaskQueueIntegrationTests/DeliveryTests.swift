@@ -216,16 +216,18 @@ struct DeliveryTests {
         try await TestEnvironment.with { env in
             let log = RunLog()
             let worker = env.startWorker(try testRegistry(log), configuration: env.workerConfiguration(concurrency: 1))
-            let first = try await env.queue.enqueue("slow", payload: SlowPayload(ms: 300)).task.id
+            // Connect the lock holder first, so taking the lock below is one quick statement.
+            let holder = PostgresPool(configuration: PostgresConfiguration(url: TestEnvironment.databaseURL, poolSize: 1, schema: env.name))
+            let connection = await holder.acquire()
+            let first = try await env.queue.enqueue("slow", payload: SlowPayload(ms: 1500)).task.id
             while log.startCount(first) == 0 { try await Task.sleep(for: .milliseconds(10)) }
 
             // Hold the first task's row so writing its outcome waits once its handler returns.
-            let holder = PostgresPool(configuration: PostgresConfiguration(url: TestEnvironment.databaseURL, poolSize: 1, schema: env.name))
-            let connection = await holder.acquire()
             try await connection.withSession { session in
                 try session.execute("BEGIN")
                 try session.execute("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE", [first])
             }
+            try #require(log.successCount(first) == 0, "the lock must be held before the first handler returns")
             let second = try await env.queue.enqueue("slow", payload: SlowPayload(ms: 10)).task.id
 
             // With one slot, the second task can start only because the first handler's slot was
