@@ -225,8 +225,10 @@ struct ScheduleTests {
             #expect(task.attempts == 2)  // the definition's retry, not the worker's noRetry
             let attempts = try await env.queue.executions(of: task.id)
             #expect(attempts.count == 2)
-            // Each attempt stopped at the definition's 100 ms timeout, not the handler's 2 s.
-            #expect(attempts.allSatisfy { ($0.durationMilliseconds ?? 0) < 1000 })
+            // Each attempt stopped at the definition's 100 ms timeout, not the handler's 2 s (an
+            // attempt that ran the handler out cannot be shorter; a loaded machine may take a while
+            // to record one that was cut off).
+            #expect(attempts.allSatisfy { ($0.durationMilliseconds ?? 0) < 2000 })
             #expect(attempts.allSatisfy { $0.error?.contains("timed out") == true })
         }
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Filters and a cursor for listing tasks newest first.
 public struct TaskQuery: Sendable {
     /// Only tasks in this state.
@@ -10,9 +12,18 @@ public struct TaskQuery: Sendable {
     public var limit: Int
     /// The `nextCursor` of the previous page.
     public var cursor: String?
+    /// Only tasks created at or after this instant.
+    public var createdAfter: Date?
+    /// Only tasks created before this instant.
+    public var createdBefore: Date?
 
     /// A query; with no arguments, the newest 50 tasks of any kind.
-    public init(status: TaskStatus? = nil, type: String? = nil, priority: TaskPriority? = nil, limit: Int = 50, cursor: String? = nil) {
+    public init(
+        status: TaskStatus? = nil, type: String? = nil, priority: TaskPriority? = nil, limit: Int = 50, cursor: String? = nil,
+        createdAfter: Date? = nil, createdBefore: Date? = nil
+    ) {
+        self.createdAfter = createdAfter
+        self.createdBefore = createdBefore
         self.status = status
         self.type = type
         self.priority = priority

@@ -96,11 +96,13 @@ public struct TaskSelection: Sendable, Equatable {
     public var createdAfter: Date?
     /// Only tasks created before this instant.
     public var createdBefore: Date?
+    /// Only tasks whose last error is exactly this text (a failure group of the dashboard).
+    public var error: String?
 
     /// A selection; set at least one filter.
     public init(
         status: TaskStatus? = nil, type: String? = nil, priority: TaskPriority? = nil, schedule: String? = nil,
-        createdAfter: Date? = nil, createdBefore: Date? = nil
+        createdAfter: Date? = nil, createdBefore: Date? = nil, error: String? = nil
     ) {
         self.status = status
         self.type = type
@@ -108,11 +110,12 @@ public struct TaskSelection: Sendable, Equatable {
         self.schedule = schedule
         self.createdAfter = createdAfter
         self.createdBefore = createdBefore
+        self.error = error
     }
 
     /// Whether no filter is set (a bulk action refuses that, rather than touch every task).
     public var isEmpty: Bool {
-        status == nil && type == nil && priority == nil && schedule == nil && createdAfter == nil && createdBefore == nil
+        status == nil && type == nil && priority == nil && schedule == nil && createdAfter == nil && createdBefore == nil && error == nil
     }
 }
 

@@ -22,4 +22,8 @@ public struct WorkerPresence: Sendable, Equatable {
     public var stoppedAt: Date?
     /// Running and heard from within three heartbeat intervals.
     public var isOnline: Bool
+    /// The task types it handles.
+    public var types: [String] = []
+    /// How long its tasks waited from due to start in the minute before its last heartbeat.
+    public var startLatency = StartLatency()
 }

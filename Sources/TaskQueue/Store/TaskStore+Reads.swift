@@ -68,6 +68,9 @@ extension TaskStore {
         if let type = query.type { add({ "t.type = $\($0)" }, [type]) }
         if let priority = query.priority { add({ "t.priority = $\($0)" }, [priority.rawValue]) }
         if let cursorID { add({ "t.id < $\($0)::uuid" }, [cursorID]) }
+        // Task ids are ordered by creation time, so a creation range is a range of ids.
+        if let after = query.createdAfter { add({ "t.id >= $\($0)::uuid" }, [UUID.timeOrderedLowerBound(at: after)]) }
+        if let before = query.createdBefore { add({ "t.id < $\($0)::uuid" }, [UUID.timeOrderedLowerBound(at: before)]) }
         parameters.append(limit + 1)
         func page(_ extra: String?) -> String {
             let all = conditions + (extra.map { [$0] } ?? [])
@@ -182,6 +185,37 @@ extension TaskStore {
     /// Tasks a bulk action takes per statement.
     static let bulkBatch = 500
 
+    /// A selection's filters other than its state, as six parameters from `$first` on, in the
+    /// order ``filterParameters(_:)`` gives them; a filter not given matches every task.
+    static func filter(from first: Int) -> String {
+        let p = (first..<first + 6).map { "$\($0)" }
+        return """
+            (\(p[0])::text IS NULL OR type = \(p[0])) AND (\(p[1])::text IS NULL OR priority = \(p[1]))
+              AND (\(p[2])::text IS NULL OR schedule = \(p[2])) AND (\(p[3])::timestamptz IS NULL OR created_at >= \(p[3]))
+              AND (\(p[4])::timestamptz IS NULL OR created_at < \(p[4])) AND (\(p[5])::text IS NULL OR last_error = \(p[5]))
+            """
+    }
+
+    /// The parameters of ``filter(from:)``.
+    static func filterParameters(_ selection: TaskSelection) -> [(any PostgresEncodable)?] {
+        [selection.type, selection.priority?.rawValue, selection.schedule, selection.createdAfter, selection.createdBefore, selection.error]
+    }
+
+    /// How many tasks in `states` match `selection`, counting no further than `cap` (what a bulk
+    /// action's confirmation names before it runs).
+    func count(matching selection: TaskSelection, states: [TaskStatus], cap: Int) async throws -> Int {
+        let parameters: [(any PostgresEncodable)?] = Self.filterParameters(selection) + ["{\(states.map(\.rawValue).joined(separator: ","))}", cap]
+        let rows = try await pool.withSession { session in
+            try session.execute(
+                """
+                SELECT count(*) AS n FROM (
+                    SELECT 1 FROM tasks WHERE status = ANY($7::text[]) AND \(Self.filter(from: 1)) LIMIT $8
+                ) matched
+                """, parameters)
+        }
+        return try rows.rows.first?.int("n") ?? 0
+    }
+
     /// Cancels every unfinished task `selection` matches: those waiting are cancelled, those
     /// running get a cancel request. Walks each state's tasks newest first in batches, each its
     /// own statement, so a large selection never holds many locks at once.
@@ -191,10 +225,7 @@ extension TaskStore {
         for state in states {
             var cursor: UUID?
             while true {
-                let parameters: [(any PostgresEncodable)?] = [
-                    state.rawValue, selection.type, selection.priority?.rawValue, selection.schedule,
-                    selection.createdAfter, selection.createdBefore, cursor, Self.bulkBatch,
-                ]
+                let parameters: [(any PostgresEncodable)?] = [state.rawValue] + Self.filterParameters(selection) + [cursor, Self.bulkBatch]
                 let rows = try await pool.withSession { session in try session.execute(Self.bulkCancelSQL, parameters) }
                 guard let row = rows.rows.first else { break }
                 summary.cancelled += try row.int("cancelled")
@@ -210,10 +241,8 @@ extension TaskStore {
     private static let bulkCancelSQL = """
         WITH picked AS (
             SELECT id FROM tasks
-            WHERE status = $1 AND ($2::text IS NULL OR type = $2) AND ($3::text IS NULL OR priority = $3)
-              AND ($4::text IS NULL OR schedule = $4) AND ($5::timestamptz IS NULL OR created_at >= $5)
-              AND ($6::timestamptz IS NULL OR created_at < $6) AND ($7::uuid IS NULL OR id < $7)
-            ORDER BY id DESC LIMIT $8
+            WHERE status = $1 AND \(filter(from: 2)) AND ($8::uuid IS NULL OR id < $8)
+            ORDER BY id DESC LIMIT $9
         ),
         \(lockInIDOrder("ARRAY(SELECT id FROM picked)", columns: "status, cancel_requested_at")),
         cancelled AS (
@@ -258,10 +287,7 @@ extension TaskStore {
     func retryBatch(matching selection: TaskSelection, below cursor: UUID?, limit: Int) async throws -> (
         targets: [PublishTarget], next: UUID?
     ) {
-        let parameters: [(any PostgresEncodable)?] = [
-            selection.type, selection.priority?.rawValue, selection.schedule, selection.createdAfter, selection.createdBefore,
-            cursor, limit,
-        ]
+        let parameters: [(any PostgresEncodable)?] = Self.filterParameters(selection) + [cursor, limit]
         let rows = try await pool.withSession { session in try session.execute(Self.bulkRetrySQL, parameters) }
         let targets = try rows.rows.compactMap { row in try row.optionalString("id") == nil ? nil : PublishTarget(row: row) }
         let picked = try rows.rows.first?.int("picked") ?? 0
@@ -274,10 +300,8 @@ extension TaskStore {
     private static let bulkRetrySQL = """
         WITH picked AS (
             SELECT id FROM tasks
-            WHERE status = 'failed' AND ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR priority = $2)
-              AND ($3::text IS NULL OR schedule = $3) AND ($4::timestamptz IS NULL OR created_at >= $4)
-              AND ($5::timestamptz IS NULL OR created_at < $5) AND ($6::uuid IS NULL OR id < $6)
-            ORDER BY id DESC LIMIT $7
+            WHERE status = 'failed' AND \(filter(from: 1)) AND ($7::uuid IS NULL OR id < $7)
+            ORDER BY id DESC LIMIT $8
         ),
         \(lockInIDOrder("ARRAY(SELECT id FROM picked)", columns: "status")),
         retried AS (

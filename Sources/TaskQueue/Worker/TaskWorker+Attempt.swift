@@ -17,7 +17,9 @@ extension TaskWorker {
         // for every task cost a few percent of the worker's CPU.
         let debugging = logger.logLevel <= .debug
         if debugging { context.logger.debug("task started") }
-        WorkerMetrics.queueWait(task.priority).recordInterval(since: task.createdAt)
+        let now = Date()
+        WorkerMetrics.queueWait(task.priority).recordNanoseconds(Int64(max(0, now.timeIntervalSince(task.createdAt)) * 1e9))
+        startLatency.record(waited: now.timeIntervalSince(max(task.createdAt, task.runAt)), at: now)
         let handler = AttemptTask.current
         running.withLock { $0[task.id] = RunningAttempt(message: message, attempt: task.attempts, handler: handler) }
         let started = ContinuousClock.now

@@ -153,7 +153,8 @@ extension TaskWorker {
             try await store.recordHeartbeat(
                 workerID: configuration.workerID, host: ProcessInfo.processInfo.hostName,
                 pid: Int(ProcessInfo.processInfo.processIdentifier), version: TaskQueue.version,
-                concurrency: configuration.concurrency, running: running.withLock { $0.count }, starting: starting)
+                concurrency: configuration.concurrency, running: running.withLock { $0.count }, starting: starting,
+                types: registry.types, startLatency: startLatency.lastMinute())
         } catch {
             logger.warning("cannot record this worker's heartbeat", metadata: [LogKey.error: "\(error)"])
         }

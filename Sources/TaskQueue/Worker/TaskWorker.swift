@@ -24,6 +24,8 @@ public final class TaskWorker: Service, Sendable {
     let buffer: DeliveryBuffer<JetStreamMessage>
     let batcher: FinishBatcher
     let running = Mutex<[UUID: RunningAttempt]>([:])
+    /// Waits from due to start of the last minute, reported with the heartbeat.
+    let startLatency = StartLatencyWindow()
     /// Graceful shutdown was asked for.
     let drainRequested = Signal()
     /// Running handlers must stop now (the shutdown timeout passed).

@@ -1,7 +1,5 @@
 import CoreMetrics
 
-import struct Foundation.Date
-
 /// The worker's metrics, through swift-metrics (named so as not to shadow its `Metrics` module).
 /// Handles are made once per label set: the type label only takes registered type names
 /// (anything else counts as `unregisteredType`), so the worker's metric set stays as small as
@@ -40,10 +38,4 @@ enum WorkerMetrics {
     static func runTime(_ type: String) -> Timer { runTimers[type] }
 
     static func queueWait(_ priority: TaskPriority) -> Timer { queueWaitTimers[priority.rank] }
-}
-
-extension Timer {
-    func recordInterval(since date: Date) {
-        recordNanoseconds(Int64(max(0, Date().timeIntervalSince(date)) * 1e9))
-    }
 }

@@ -1,0 +1,2 @@
+ALTER TABLE workers DROP COLUMN IF EXISTS start_latency;
+ALTER TABLE workers DROP COLUMN IF EXISTS types;
