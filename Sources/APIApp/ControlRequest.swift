@@ -49,7 +49,7 @@ struct LimitsRequest {
 /// A validated `POST /api/v1/tasks/cancel` or `/retry` body: which tasks to act on,
 /// `{"status"?, "type"?, "priority"?, "schedule"?, "created_after"?, "created_before"?}` (at least one).
 struct SelectionRequest {
-    static let fields: Set<String> = ["status", "type", "priority", "schedule", "created_after", "created_before"]
+    static let fields: Set<String> = ["status", "type", "priority", "schedule", "created_after", "created_before", "error"]
     /// The states a bulk cancel acts on.
     static let cancellable: [TaskStatus] = [.scheduled, .queued, .retrying, .running]
     /// The state a bulk retry acts on.
@@ -59,7 +59,11 @@ struct SelectionRequest {
 
     /// Parses a selection whose `status`, when given, is one of `statuses`.
     init(body: [UInt8], statuses: [TaskStatus]) throws {
-        let object = try CreateTaskRequest.object(body, fields: Self.fields)
+        try self.init(fields: try CreateTaskRequest.object(body, fields: Self.fields), statuses: statuses)
+    }
+
+    /// Parses a selection from its fields (a JSON object's members, or a dashboard form's).
+    init(fields object: [String: Any], statuses: [TaskStatus]) throws {
         func text(_ field: String) throws -> String? {
             guard let value = object[field] else { return nil }
             guard let text = value as? String else { throw APIError.invalid(field, "invalid_\(field)", "\(field) must be a string") }
@@ -97,6 +101,10 @@ struct SelectionRequest {
             }
             if field == "created_after" { selection.createdAfter = date } else { selection.createdBefore = date }
         }
+        if let error = try text("error") {
+            guard (1...8192).contains(error.count) else { throw APIError.invalid("error", "invalid_error", "error is 1 to 8192 characters") }
+            selection.error = error
+        }
         guard !selection.isEmpty else {
             throw APIError.invalid(
                 "status", "empty_selection", "give at least one of \(Self.fields.sorted().joined(separator: ", ")); an empty selection would cancel every task")
@@ -126,7 +134,16 @@ enum WorkerJSON {
             "id": .string(worker.id), "host": .string(worker.host), "pid": .int(worker.pid), "version": .string(worker.version),
             "concurrency": .int(worker.concurrency), "running": .int(worker.running), "online": .bool(worker.isOnline),
             "started_at": .timestamp(worker.startedAt), "heartbeat_at": .timestamp(worker.heartbeatAt),
-            "stopped_at": .timestamp(worker.stoppedAt),
+            "stopped_at": .timestamp(worker.stoppedAt), "types": .array(worker.types.map(JSONValue.string)),
+            "start_latency": latency(worker.startLatency),
         ])
+    }
+
+    /// Samples and percentiles in milliseconds (null without samples).
+    static func latency(_ latency: StartLatency) -> JSONValue {
+        func ms(_ q: Double) -> JSONValue {
+            latency.quantile(q).map { .double(($0.seconds * 1000 * 1000).rounded() / 1000) } ?? .null
+        }
+        return .object(["samples": .int(latency.samples), "p50_ms": ms(0.5), "p99_ms": ms(0.99)])
     }
 }

@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import Prometheus
 import TaskFlowService
 import TaskQueue
@@ -35,6 +36,23 @@ public enum Routes {
         (["api", "v1", "types", "*", "limits"], ["GET", "PUT", "DELETE"]),
         (["api", "v1", "limits"], ["GET"]),
         (["api", "v1", "workers"], ["GET"]),
+        ([], ["GET"]),
+        (["dashboard"], ["GET"]),
+        (["dashboard", "live"], ["GET"]),
+        (["dashboard", "login"], ["GET", "POST"]),
+        (["dashboard", "logout"], ["POST"]),
+        (["dashboard", "static", "*"], ["GET"]),
+        (["dashboard", "tasks"], ["GET"]),
+        (["dashboard", "tasks", "*"], ["GET"]),
+        (["dashboard", "tasks", "*", "cancel"], ["POST"]),
+        (["dashboard", "tasks", "*", "retry"], ["POST"]),
+        (["dashboard", "failed"], ["GET"]),
+        (["dashboard", "bulk"], ["POST"]),
+        (["dashboard", "queues"], ["GET"]),
+        (["dashboard", "queues", "*", "*"], ["POST"]),
+        (["dashboard", "types", "*"], ["POST"]),
+        (["dashboard", "schedules"], ["GET"]),
+        (["dashboard", "schedules", "*"], ["POST"]),
     ]
 
     struct CreatedKey: Hashable, Sendable {
@@ -67,6 +85,11 @@ public enum Routes {
         router.get("/api/v1/openapi.yaml") { _, _ in try openAPIDocument() }
         router.get("/api/v1/stats") { _, _ in try await stats(queue) }
         router.get("/metrics") { _, _ in metrics.response() }
+        do {
+            try DashboardRoutes(queue: queue, tokens: settings.tokens).add(to: router)
+        } catch {
+            Logger(label: "taskflow.api").error("the dashboard is not served", metadata: ["error": "\(error)"])
+        }
 
         let tasks = router.group("/api/v1/tasks").add(middleware: BearerAuthMiddleware(tokens: settings.tokens))
         tasks.post { request, context in try await create(request, context: context, queue: queue, maxBytes: settings.maxPayloadBytes) }
@@ -263,6 +286,13 @@ public enum Routes {
             }
             query.limit = limit
         }
+        for field in ["created_after", "created_before"] {
+            guard let text = parameters[Substring(field)].map(String.init) else { continue }
+            guard let date = CreateTaskRequest.parseTimestamp(text) else {
+                throw APIError.invalid(field, "invalid_\(field)", "\(field) must be an RFC 3339 timestamp such as 2030-01-01T12:00:00Z")
+            }
+            if field == "created_after" { query.createdAfter = date } else { query.createdBefore = date }
+        }
         if let cursor = parameters["cursor"].map(String.init), !cursor.isEmpty {
             query.cursor = cursor
         }
@@ -281,12 +311,15 @@ public enum Routes {
         let pruned = try await queue.prunedCounts()
         let pauses = try await queue.pauses()
         let held = try await queue.heldTaskCount()
+        let latency = try await queue.startLatency()
         func tally<Key: RawRepresentable<String>>(_ counts: [Key: Int]) -> JSONValue {
             .object(JSONObject(counts.map { ($0.key.rawValue, JSONValue.int($0.value)) }.sorted { $0.0 < $1.0 }))
         }
         var body: JSONObject = [
             "tasks": .object(["by_status": tally(counts.byStatus), "by_priority": tally(counts.byPriority)]),
             "last_minute": .object(["completed": .int(recent.completed), "failed": .int(recent.failed)]),
+            // From due to start, over the online workers' last minute (bucketed: within about 12%).
+            "start_latency": WorkerJSON.latency(latency),
             // Deleted by the workers' pruners after their retention period, fleet-wide, since the start.
             "pruned": .object(
                 JSONObject([TaskStatus.cancelled, .completed, .failed].map { ($0.rawValue, JSONValue.int(pruned[$0] ?? 0)) })),

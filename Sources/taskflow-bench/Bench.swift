@@ -20,7 +20,8 @@ struct Bench: AsyncParsableCommand {
     @Option(
         help: """
             Scenarios to run, comma-separated: burndown,rest,steady,priority; the long-horizon ones \
-            (history, longtx, soak: tens of minutes each) run only when named.
+            (history, longtx, soak: tens of minutes each) and dashboards (what 20 open dashboards \
+            cost the API) run only when named.
             """)
     var scenarios = "burndown,rest,steady,priority"
 
@@ -92,6 +93,7 @@ struct Bench: AsyncParsableCommand {
             if selected.contains("history") { results.history = try await run.history() }
             if selected.contains("longtx") { results.longTransaction = try await run.longTransaction() }
             if selected.contains("soak") { results.soak = try await run.soak() }
+            if selected.contains("dashboards") { results.dashboards = try await run.dashboards() }
         } catch {
             await probe.shutdown()
             throw error
@@ -148,6 +150,25 @@ struct Results: Codable {
     var history: History?
     var longTransaction: LongTransaction?
     var soak: Soak?
+    var dashboards: Dashboards?
+
+    struct Dashboards: Codable {
+        var watchers: Int
+        var idleSeconds: Int
+        /// The API's CPU at idle, in percent of one core, without and with the dashboards open.
+        var idleAPICPUPercent: Double
+        var idleAPICPUPercentWithWatchers: Double
+        /// REST creates from 8 connections, without and with the dashboards open.
+        var createsPerSecond: Double
+        var createsPerSecondWithWatchers: Double
+        var createP50ms: Double
+        var createP99ms: Double
+        var createP50msWithWatchers: Double
+        var createP99msWithWatchers: Double
+        /// The fewest live updates one dashboard received.
+        var updatesPerWatcherMin: Int
+        var apiPeakRSSMB: Double?
+    }
 
     struct Burndown: Codable {
         var tasks: Int
@@ -225,6 +246,18 @@ struct Results: Codable {
             )
         }
         lines += longHorizonMarkdown
+        if let d = dashboards {
+            lines.append(
+                "| dashboards (\(d.watchers) live overviews) | API CPU at idle, % of a core: none / open | \(f(d.idleAPICPUPercent)) / \(f(d.idleAPICPUPercentWithWatchers)) |"
+            )
+            lines.append(
+                "| | REST creates/s (8 clients): none / open | \(f(d.createsPerSecond)) / \(f(d.createsPerSecondWithWatchers)) |")
+            lines.append(
+                "| | create p50 / p99, ms: none | \(f(d.createP50ms)) / \(f(d.createP99ms)) |")
+            lines.append(
+                "| | create p50 / p99, ms: open | \(f(d.createP50msWithWatchers)) / \(f(d.createP99msWithWatchers)) |")
+            lines.append("| | updates per dashboard (fewest) | \(d.updatesPerWatcherMin) |")
+        }
         let apiRSS = [rest?.apiPeakRSSMB, steady?.apiPeakRSSMB].compactMap { $0 }.max()
         let workerRSS = [burndown?.workerPeakRSSMB, steady?.workerPeakRSSMB].compactMap { $0 }.max()
         lines.append("| memory | peak RSS API / worker (concurrency \(concurrency)), MB | \(f(apiRSS)) / \(f(workerRSS)) |")
