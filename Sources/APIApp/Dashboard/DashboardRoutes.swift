@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 import TaskQueue
 
 /// The web dashboard under `/dashboard`: pages rendered on the server, a live overview by
@@ -213,9 +214,15 @@ struct DashboardRoutes: Sendable {
         let (id, updates) = await feed.watch()
         let body = ResponseBody { writer in
             do {
-                try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
-                for await update in updates {
-                    try await writer.write(ByteBuffer(string: "event: overview\ndata: \(update)\n\n"))
+                // A stream never ends by itself: on SIGTERM it is ended here, so the API's graceful
+                // shutdown does not wait on open dashboards (their browsers reconnect elsewhere).
+                try await withGracefulShutdownHandler {
+                    try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+                    for await update in updates {
+                        try await writer.write(ByteBuffer(string: "event: overview\ndata: \(update)\n\n"))
+                    }
+                } onGracefulShutdown: {
+                    Task { await feed.unwatch(id) }
                 }
             } catch {
                 await feed.unwatch(id)
