@@ -68,6 +68,9 @@ def main():
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_page_load_timeout(30)
+    # A click that submits a form may return before the next page is in: look for elements
+    # for up to 10 s, and wait for state that the old page also shows (wait_for).
+    driver.implicitly_wait(10)
 
     def shot(name):
         path = os.path.join(args.screenshots, f"{name}.png")
@@ -117,7 +120,7 @@ def main():
         assert len(attempts) == 2, f"expected 2 attempts on the timeline, saw {len(attempts)}"
         # Retrying it again is refused, with the reason shown.
         driver.find_element(By.ID, "retry").click()
-        assert "cannot retry a task that is completed" in driver.find_element(By.ID, "flash").text
+        wait_for("the refusal's reason", lambda: "cannot retry a task that is completed" in driver.find_element(By.ID, "flash").text, timeout=10)
         print("   ok: a failed task retried from its page completed; a second retry showed its 409 reason")
         shot("task")
 
@@ -125,7 +128,7 @@ def main():
         driver.get(base + "/dashboard/queues")
         driver.find_element(By.ID, "pause-low").click()
         assert "Priority low paused" in driver.find_element(By.ID, "flash").text
-        assert driver.find_element(By.ID, "priority-state-low").text == "paused"
+        wait_for("low to show as paused", lambda: driver.find_element(By.ID, "priority-state-low").text == "paused", timeout=10)
         time.sleep(2)  # a pause reaches every worker within a second (their control loop)
         waiting = [api(base, "POST", "/api/v1/tasks", {"type": "demo", "payload": {"paused": i}, "priority": "low"})["id"] for i in range(5)]
         time.sleep(3)
@@ -134,7 +137,7 @@ def main():
         driver.get(base + "/dashboard/queues")
         shot("queues")
         driver.find_element(By.ID, "resume-low").click()
-        assert driver.find_element(By.ID, "priority-state-low").text == "running"
+        wait_for("low to show as running", lambda: driver.find_element(By.ID, "priority-state-low").text == "running", timeout=10)
         wait_for("the held low tasks to complete", lambda: all(task_status(base, t) == "completed" for t in waiting))
         print("   ok: paused low kept 5 tasks queued for 3 s; after resume they completed")
 

@@ -59,4 +59,5 @@ enum DashboardError: Error, CustomStringConvertible {
 
 extension HTTPField.Name {
     static let referrerPolicy = Self("Referrer-Policy")!
+    static let accelBuffering = Self("X-Accel-Buffering")!
 }

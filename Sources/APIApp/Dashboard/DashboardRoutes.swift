@@ -232,7 +232,12 @@ struct DashboardRoutes: Sendable {
             try await writer.finish(nil)
         }
         return Response(
-            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store", .xContentTypeOptions: "nosniff"], body: body)
+            status: .ok,
+            headers: [
+                .contentType: "text/event-stream", .cacheControl: "no-store", .xContentTypeOptions: "nosniff",
+                // A proxy that buffers responses would hold the updates back.
+                .accelBuffering: "no",
+            ], body: body)
     }
 
     // MARK: Pages
