@@ -234,6 +234,21 @@ fi
 request DELETE "/api/v1/types/$LIMITED_TYPE/limits"; [ "$STATUS" = 204 ] || fail "lifting the limit answered $STATUS"
 ok "3 tasks ran one at a time (at most $most running when sampled); limit lifted"
 
+if [ -n "${DATABASE_URL:-}" ]; then
+    # The limited tasks just started; the next heartbeat (every 5 s) carries them.
+    seen=0
+    for _ in $(seq 1 30); do
+        if "$JS_INFO" workers --server "$NATS_URL" --json \
+            | jq -e '(.workers | any(.online and (.types | index("demo")))) and .start_latency.samples > 0' >/dev/null; then
+            seen=1
+            break
+        fi
+        sleep 0.5
+    done
+    [ "$seen" = 1 ] || fail "js-info workers shows no online worker handling demo, or no starts in the last minute"
+    ok "js-info workers: online workers with their types and the last minute's start latency"
+fi
+
 step "bad input gets a clear error"
 request POST /api/v1/tasks '{"type":'; [ "$STATUS" = 400 ] || fail "malformed JSON answered $STATUS"
 request GET /api/v1/tasks/not-a-uuid; [ "$STATUS" = 400 ] || fail "bad id answered $STATUS"

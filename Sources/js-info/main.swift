@@ -7,8 +7,8 @@ import TaskQueue
 struct JSInfo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "js-info",
-        abstract: "Show TaskFlow's JetStream streams, consumers, dead letters, schedules, pauses and limits (read-only).",
-        subcommands: [Overview.self, DeadLetters.self, Schedules.self, Paused.self, Limits.self],
+        abstract: "Show TaskFlow's JetStream streams, consumers, dead letters, schedules, pauses, limits and workers (read-only).",
+        subcommands: [Overview.self, DeadLetters.self, Schedules.self, Paused.self, Limits.self, Workers.self],
         defaultSubcommand: Overview.self
     )
 }
@@ -35,6 +35,16 @@ struct ConnectionOptions: ParsableArguments {
             throw ValidationFailure("cannot reach NATS at \(url): \(error)")
         }
     }
+}
+
+/// The options of the subcommands that read PostgreSQL: the connection's, and the database URL.
+struct DatabaseOptions: ParsableArguments {
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(name: .long, help: "PostgreSQL URL (default: $DATABASE_URL).")
+    var database: String?
+
+    var json: Bool { connection.json }
 }
 
 struct ValidationFailure: Error, CustomStringConvertible {
@@ -142,13 +152,10 @@ struct Schedules: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schedules", abstract: "Schedules with their next and last fires (from PostgreSQL: $DATABASE_URL, $DATABASE_SCHEMA).")
 
-    @OptionGroup var options: ConnectionOptions
-
-    @Option(name: .long, help: "PostgreSQL URL (default: $DATABASE_URL).")
-    var database: String?
+    @OptionGroup var options: DatabaseOptions
 
     func run() async throws {
-        let (_, schedules) = try await readDatabase("schedules", options, database: database) { try await $0.schedules() }
+        let (_, schedules) = try await readDatabase("schedules", options) { try await $0.schedules() }
         if options.json {
             let objects: [[String: Any]] = schedules.map { record in
                 [
@@ -184,13 +191,10 @@ struct Paused: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "paused", abstract: "Paused priorities (their subjects) and types, and tasks held meanwhile (from PostgreSQL).")
 
-    @OptionGroup var options: ConnectionOptions
-
-    @Option(name: .long, help: "PostgreSQL URL (default: $DATABASE_URL).")
-    var database: String?
+    @OptionGroup var options: DatabaseOptions
 
     func run() async throws {
-        let (queue, (pauses, held)) = try await readDatabase("pauses", options, database: database) { queue in
+        let (queue, (pauses, held)) = try await readDatabase("pauses", options) { queue in
             (try await queue.pauses(), try await queue.heldTaskCount())
         }
         let priorities = TaskPriority.allCases.filter { pauses.priorities.contains($0) }
@@ -218,13 +222,10 @@ struct Limits: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "limits", abstract: "Fleet-wide limits per task type, with what runs and waits under them (from PostgreSQL).")
 
-    @OptionGroup var options: ConnectionOptions
-
-    @Option(name: .long, help: "PostgreSQL URL (default: $DATABASE_URL).")
-    var database: String?
+    @OptionGroup var options: DatabaseOptions
 
     func run() async throws {
-        let (_, limits) = try await readDatabase("limits", options, database: database) { try await $0.allLimits() }
+        let (_, limits) = try await readDatabase("limits", options) { try await $0.allLimits() }
         if options.json {
             try printJSON(
                 limits.map { state in
@@ -253,11 +254,61 @@ struct Limits: AsyncParsableCommand {
     }
 }
 
+struct Workers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "workers",
+        abstract: "Worker processes of the last day with their heartbeats, and the fleet's start latency (from PostgreSQL).")
+
+    @OptionGroup var options: DatabaseOptions
+
+    func run() async throws {
+        let (queue, workers) = try await readDatabase("workers", options) { try await $0.workers() }
+        let latency = queue.startLatency(of: workers)
+        func ms(_ q: Double) -> Double? { latency.quantile(q).map { ($0.seconds * 1_000_000).rounded() / 1000 } }
+        if options.json {
+            try printJSON(
+                [
+                    "workers": workers.map { worker in
+                        [
+                            "id": worker.id, "host": worker.host, "pid": worker.pid, "version": worker.version,
+                            "concurrency": worker.concurrency, "running": worker.running, "online": worker.isOnline,
+                            "heartbeat_at": Timestamp.format(worker.heartbeatAt), "types": worker.types,
+                            "stopped_at": worker.stoppedAt.map { Timestamp.format($0) as Any } ?? NSNull(),
+                        ] as [String: Any]
+                    },
+                    "start_latency": [
+                        "samples": latency.samples, "p50_ms": ms(0.5).map { $0 as Any } ?? NSNull(),
+                        "p99_ms": ms(0.99).map { $0 as Any } ?? NSNull(),
+                    ] as [String: Any],
+                ] as [String: Any])
+            return
+        }
+        if workers.isEmpty {
+            print("no worker has recorded itself")
+            return
+        }
+        printTable(
+            [["WORKER", "HOST", "PID", "VERSION", "CONCURRENCY", "RUNNING", "STATE", "LAST HEARTBEAT", "TYPES"]]
+                + workers.map { worker in
+                    [
+                        worker.id, worker.host, String(worker.pid), worker.version, String(worker.concurrency), String(worker.running),
+                        worker.isOnline ? "online" : worker.stoppedAt == nil ? "gone" : "stopped", Timestamp.format(worker.heartbeatAt),
+                        worker.types.joined(separator: ","),
+                    ]
+                })
+        let online = workers.filter(\.isOnline).count
+        print("online: \(online)\(online == 0 ? " (no worker is processing tasks)" : "")")
+        if let p50 = ms(0.5), let p99 = ms(0.99) {
+            print("start latency, last minute: p50 \(p50) ms, p99 \(p99) ms over \(latency.samples) starts")
+        }
+    }
+}
+
 /// Opens TaskFlow's database and reads `what` from it; a failed read names what it was after.
 func readDatabase<Value: Sendable>(
-    _ what: String, _ options: ConnectionOptions, database: String?, _ read: (TaskQueue) async throws -> Value
+    _ what: String, _ options: DatabaseOptions, _ read: (TaskQueue) async throws -> Value
 ) async throws -> (TaskQueue, Value) {
-    let queue = try await openDatabase(options, database: database)
+    let queue = try await openDatabase(options)
     do {
         return (queue, try await read(queue))
     } catch {
@@ -272,11 +323,11 @@ func printJSON(_ value: Any) throws {
 }
 
 /// TaskFlow's queue from the environment, for the subcommands that read PostgreSQL.
-func openDatabase(_ options: ConnectionOptions, database: String?) async throws -> TaskQueue {
+func openDatabase(_ options: DatabaseOptions) async throws -> TaskQueue {
     var configuration = try TaskQueueConfiguration.fromEnvironment(EnvironmentReader(), connectionName: "js-info")
-    if let database { configuration.postgres.url = database }
-    if let server = options.server { configuration.nats.urls = NATSConfiguration(url: server).urls }
-    configuration.streamName = options.streamName
+    if let database = options.database { configuration.postgres.url = database }
+    if let server = options.connection.server { configuration.nats.urls = NATSConfiguration(url: server).urls }
+    configuration.streamName = options.connection.streamName
     configuration.runMigrations = false
     do {
         return try await TaskQueue.connect(configuration: configuration)
