@@ -156,7 +156,16 @@ done
 echo "   ok: accepted during the outage, completed after NATS returned"
 
 log "benchmark, quick"
-kill -TERM "$run_pid"; wait "$run_pid" 2>/dev/null || true; run_pid=""
+# An open dashboard must not hold the API's shutdown: its live stream ends on SIGTERM.
+curl -s -N -H 'Accept: text/event-stream' "http://127.0.0.1:$HTTP_PORT/dashboard/live" >/dev/null 2>&1 &
+live_pid=$!
+sleep 1
+kill -TERM "$run_pid"
+for _ in $(seq 1 60); do kill -0 "$run_pid" 2>/dev/null || break; sleep 0.5; done
+if kill -0 "$run_pid" 2>/dev/null; then echo "the stack did not stop within 30 s of SIGTERM while a dashboard was open" >&2; exit 1; fi
+wait "$run_pid" 2>/dev/null || true; run_pid=""
+kill "$live_pid" 2>/dev/null || true; wait "$live_pid" 2>/dev/null || true
+echo "   ok: the stack stopped on SIGTERM with a live dashboard open"
 "$(swift build -c release --show-bin-path)/taskflow-bench" --quick
 
 log "failure suite, bounded: every scenario with ${CHAOS_TASKS:-300} tasks"

@@ -158,23 +158,24 @@ struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         let presented = Array(header.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces).utf8)
         var matched = false
-        for token in tokens where Self.constantTimeEqual(token, presented) { matched = true }
+        for token in tokens where constantTimeEqual(token, presented) { matched = true }
         guard matched else {
             throw APIError(.unauthorized, "unauthorized", "the bearer token is not valid", headers: [.wwwAuthenticate: "Bearer"])
         }
         return try await next(request, context)
     }
+}
 
-    /// Takes the same time for any two inputs of a given length, wherever they differ.
-    static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
-        var difference = UInt8(lhs.count == rhs.count ? 0 : 1)
-        for index in 0..<max(lhs.count, rhs.count) {
-            let a = index < lhs.count ? lhs[index] : 0
-            let b = index < rhs.count ? rhs[index] : 0
-            difference |= a ^ b
-        }
-        return difference == 0
+/// Takes the same time for any two inputs of a given length, wherever they differ (tokens, session
+/// signatures, CSRF tokens).
+func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+    var difference = UInt8(lhs.count == rhs.count ? 0 : 1)
+    for index in 0..<max(lhs.count, rhs.count) {
+        let a = index < lhs.count ? lhs[index] : 0
+        let b = index < rhs.count ? rhs[index] : 0
+        difference |= a ^ b
     }
+    return difference == 0
 }
 
 extension HTTPField.Name {

@@ -163,6 +163,10 @@ struct DashboardRoutesTests {
                 .post, "/dashboard/types/limits", cookies: [cookie], form: ["csrf": csrf, "type": "act.test", "concurrency": "2"])
             #expect(limits.status == .found)
             #expect(try await harness.queue.limits(for: "act.test")?.limits.concurrency == 2)
+            // Each row's fields say which type they belong to, for screen readers.
+            #expect(
+                try await client.page("/dashboard/queues", cookies: [cookie]).text.contains(
+                    "Concurrency<span class=\"visually-hidden\"> of act.test</span>"))
             let badLimits = try await client.page(
                 .post, "/dashboard/types/limits", cookies: [cookie], form: ["csrf": csrf, "type": "act.test", "rate_count": "x", "rate_seconds": "1"])
             let badFlash = try #require(badLimits.cookie(DashboardRoutes.flashCookie))

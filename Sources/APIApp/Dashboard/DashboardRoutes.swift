@@ -394,7 +394,7 @@ struct DashboardRoutes: Sendable {
             [
                 "title": "Queues and types",
                 "priorities": TaskPriority.allCases.map { priority in
-                    let consumer = stream?.consumers.first { $0.filterSubject.hasSuffix(".\(priority.rawValue)") }
+                    let consumer = stream.flatMap { Overview.consumer(of: priority, in: $0.consumers) }
                     return [
                         "name": priority.rawValue, "paused": pauses.priorities.contains(priority),
                         "waiting": consumer.map { DashboardFormat.count(Int($0.pending)) } ?? "–",

@@ -25,7 +25,7 @@ struct Overview: Sendable {
         for status in TaskStatus.allCases { values["status_\(status.rawValue)"] = DashboardFormat.count(counts.byStatus[status] ?? 0) }
         for priority in TaskPriority.allCases {
             values["priority_\(priority.rawValue)"] = DashboardFormat.count(counts.byPriority[priority] ?? 0)
-            let backlog = stream?.consumers.first { $0.filterSubject.hasSuffix(".\(priority.rawValue)") }
+            let backlog = stream.flatMap { Self.consumer(of: priority, in: $0.consumers) }
             values["backlog_\(priority.rawValue)"] = backlog.map { DashboardFormat.count(Int($0.pending) + $0.ackPending) } ?? "–"
             values["paused_\(priority.rawValue)"] = pauses.priorities.contains(priority) ? "paused" : "running"
         }
@@ -46,6 +46,11 @@ struct Overview: Sendable {
             "workers": renderer.fragment("workers", DashboardViews.workers(workers)),
         ]
         return Overview(values: values, fragments: fragments, workersOnline: online, workers: workers)
+    }
+
+    /// The consumer of a priority (its filter subject ends in the priority's name).
+    static func consumer(of priority: TaskPriority, in consumers: [ConsumerSnapshot]) -> ConsumerSnapshot? {
+        consumers.first { $0.filterSubject.hasSuffix(".\(priority.rawValue)") }
     }
 
     /// The live update's JSON.
