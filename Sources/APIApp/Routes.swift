@@ -76,7 +76,9 @@ public enum Routes {
 
     public static func build(queue: TaskQueue, settings: APISettings, metrics: PrometheusCollectorRegistry) -> Router<BasicRequestContext> {
         let router = Router()
-        // Outermost first: the metrics see the response AccessMiddleware makes of an error.
+        // Outermost first: the request's span covers everything below, and the metrics see the
+        // response AccessMiddleware makes of an error.
+        if settings.tracing { router.add(middleware: TracingMiddleware()) }
         router.add(middleware: RequestMetricsMiddleware())
         router.add(middleware: AccessMiddleware())
 

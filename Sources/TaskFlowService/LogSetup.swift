@@ -3,9 +3,11 @@ import Logging
 import TaskQueue
 
 /// Bootstraps swift-log from `LOG_LEVEL` (trace…critical, default info) and `LOG_FORMAT`
-/// (`json`, one object per line, or `text`; default json).
+/// (`json`, one object per line, or `text`; default json). With tracing on, every line written
+/// while a span is active carries its `trace_id` and `span_id`.
 public enum LogSetup {
     public static func bootstrap(_ env: EnvironmentReader) throws -> Logger.Level {
+        let metadataProvider = try TracingSetup.isRequested(env) ? TracingSetup.loggingMetadataProvider : nil
         let levelText = env.string("LOG_LEVEL", default: "info").lowercased()
         guard let level = Logger.Level(rawValue: levelText) else {
             throw EnvironmentReader.InvalidSetting(
@@ -14,17 +16,19 @@ public enum LogSetup {
         let format = env.string("LOG_FORMAT", default: "json").lowercased()
         switch format {
         case "json":
-            LoggingSystem.bootstrap { label in
-                var handler = JSONLogHandler(label: label)
-                handler.logLevel = level
-                return handler
-            }
+            LoggingSystem.bootstrap(
+                { label, provider in
+                    var handler = JSONLogHandler(label: label, metadataProvider: provider)
+                    handler.logLevel = level
+                    return handler
+                }, metadataProvider: metadataProvider)
         case "text":
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
+            LoggingSystem.bootstrap(
+                { label, provider in
+                    var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
+                    handler.logLevel = level
+                    return handler
+                }, metadataProvider: metadataProvider)
         default:
             throw EnvironmentReader.InvalidSetting(variable: "LOG_FORMAT", problem: "\"\(format)\" is not json or text")
         }
@@ -36,9 +40,13 @@ public enum LogSetup {
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
+    public var metadataProvider: Logger.MetadataProvider?
     let label: String
 
-    public init(label: String) { self.label = label }
+    public init(label: String, metadataProvider: Logger.MetadataProvider? = nil) {
+        self.label = label
+        self.metadataProvider = metadataProvider
+    }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -52,7 +60,9 @@ public struct JSONLogHandler: LogHandler {
             "label": label,
             "message": "\(event.message)",
         ]
-        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
+        merged.merge(event.metadata ?? [:]) { _, new in new }
         for (key, value) in merged { fields[key] = Self.plain(value) }
         guard let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }
         var line = data

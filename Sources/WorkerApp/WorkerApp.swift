@@ -15,12 +15,15 @@ public enum WorkerApp {
         _ = try LogSetup.bootstrap(env)
         let settings = try WorkerSettings.fromEnvironment(env)
         let registry = MetricsSetup.bootstrap()
+        // Before the queue and the HTTP client read the tracer they record with.
+        let tracing = try TracingSetup.bootstrap(env, serviceName: "taskflow-worker")
         var logger = Logger(label: "taskflow.worker")
         logger[metadataKey: "worker.id"] = .string(settings.worker.workerID)
 
         let queue = try await TaskQueue.connect(configuration: settings.queue, logger: logger)
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
-        let group = try buildServiceGroup(settings: settings, queue: queue, httpClient: httpClient, metrics: registry, logger: logger)
+        let group = try buildServiceGroup(
+            settings: settings, queue: queue, httpClient: httpClient, metrics: registry, tracing: tracing, logger: logger)
         do {
             try await group.run()
         } catch {
@@ -32,14 +35,16 @@ public enum WorkerApp {
 
     /// The worker's services; tests build the same group around their own queue.
     public static func buildServiceGroup(
-        settings: WorkerSettings, queue: TaskQueue, httpClient: HTTPClient, metrics: PrometheusCollectorRegistry, logger: Logger
+        settings: WorkerSettings, queue: TaskQueue, httpClient: HTTPClient, metrics: PrometheusCollectorRegistry,
+        tracing: (any Service)? = nil, logger: Logger
     ) throws -> ServiceGroup {
         let handlers = TaskHandlerRegistry()
         let successLog = try settings.successLogPath.map { try SuccessLog(path: $0) }
         try BuiltinTasks.register(in: handlers, httpClient: httpClient, webhookTimeout: settings.webhookTimeout, successLog: successLog)
         let worker = TaskWorker(queue: queue, registry: handlers, configuration: settings.worker, logger: logger)
-        // Shutdown runs in reverse order: the worker drains first, the probe answers until it has.
-        var services: [any Service] = []
+        // Shutdown runs in reverse order: the worker drains first, the probe answers until it has,
+        // and the trace exporter sends the spans of the drain before it stops.
+        var services: [any Service] = tracing.map { [$0] } ?? []
         if let port = settings.metricsPort {
             services.append(probeApplication(host: settings.metricsHost, port: port, queue: queue, metrics: metrics, logger: logger))
         }

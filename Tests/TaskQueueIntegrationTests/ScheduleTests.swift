@@ -110,7 +110,7 @@ struct ScheduleTests {
             let firers = (0..<3).map { _ in
                 ScheduleFirer(
                     store: env.queue.store, publisher: env.queue.publisher, configuration: env.workerConfiguration(),
-                    defaultMaxAttempts: 5, logger: env.queue.logger)
+                    defaultMaxAttempts: 5, tracer: nil, logger: env.queue.logger)
             }
             // Three firers passing as fast as they can for about 3.5 seconds.
             let clock = ContinuousClock()
@@ -147,7 +147,7 @@ struct ScheduleTests {
             }
             let firer = ScheduleFirer(
                 store: env.queue.store, publisher: env.queue.publisher, configuration: env.workerConfiguration(),
-                defaultMaxAttempts: 5, logger: env.queue.logger)
+                defaultMaxAttempts: 5, tracer: nil, logger: env.queue.logger)
             let created = try await firer.pass()
             let record = try #require(try await env.queue.schedule(named: "hourly"))
             #expect(record.nextFires[0] > Date())

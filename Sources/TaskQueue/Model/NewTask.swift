@@ -17,6 +17,8 @@ public struct NewTask: Sendable {
     public var runAt: Date?
     /// Same key, same task: a repeat returns the existing task instead of adding a row.
     public var idempotencyKey: String?
+    /// The trace the task was enqueued in, set by the enqueue when tracing is on.
+    var trace: TaskTrace?
 
     /// A task with a raw JSON payload (validated before it is stored).
     public init(

@@ -45,6 +45,8 @@ public struct TaskRecord: Sendable, Equatable {
     /// When a cancel was asked for while the task ran (``TaskQueue/TaskQueue/cancel(_:)``); the
     /// task ends `cancelled` once its worker stops the attempt.
     public var cancelRequestedAt: Date?
+    /// The trace the task was enqueued in: known to the enqueue and the claim, not to other reads.
+    var trace: TaskTrace? = nil
 
     /// Whether the task's message was handed to the work stream: false only while the task waits
     /// for the reconciler to publish it (its publish failed, or it is scheduled for later and

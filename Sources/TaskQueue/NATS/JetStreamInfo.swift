@@ -76,4 +76,6 @@ struct StoredMessage: Sendable, Equatable {
     var subject: String
     /// The message body.
     var data: [UInt8]
+    /// Its headers (Nats-Msg-Id, and a traced task's trace fields).
+    var headers: [String: String] = [:]
 }

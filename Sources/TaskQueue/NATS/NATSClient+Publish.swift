@@ -7,7 +7,8 @@ import Synchronization
 /// fire-and-forget acknowledgements.
 extension NATSClient {
     /// Publishes one message and waits for the stream's acknowledgement; returns its sequence.
-    func publish(subject: String, data: [UInt8], messageID: String) async throws -> PublishAck {
+    /// `headers` go beside Nats-Msg-Id (a task's trace fields).
+    func publish(subject: String, data: [UInt8], messageID: String, headers: [String: String] = [:]) async throws -> PublishAck {
         try await request {
             var options = jsPubOptions()
             jsPubOptions_Init(&options)
@@ -15,9 +16,16 @@ extension NATSClient {
             var errorCode = jsErrCode(0)
             let status = messageID.withCString { id in
                 options.MsgId = id
-                return data.withUnsafeBytes { bytes in
-                    js_Publish(&ack, self.jetStream, subject, bytes.baseAddress, Int32(bytes.count), &options, &errorCode)
+                guard !headers.isEmpty else {
+                    return data.withUnsafeBytes { bytes in
+                        js_Publish(&ack, self.jetStream, subject, bytes.baseAddress, Int32(bytes.count), &options, &errorCode)
+                    }
                 }
+                var message: OpaquePointer?
+                let created = Self.makeMessage(&message, subject: subject, data: data, headers: headers)
+                defer { natsMsg_Destroy(message) }
+                guard created == NATS_OK else { return created }
+                return js_PublishMsg(&ack, self.jetStream, message, &options, &errorCode)
             }
             guard status == NATS_OK, let ack else {
                 throw natsError(status, "publish to \(subject)", errorCode: errorCode)
@@ -46,9 +54,17 @@ extension NATSClient {
             jsPubOptions_Init(&options)
             let status = message.messageID.withCString { id in
                 options.MsgId = id
-                return message.data.withUnsafeBytes { bytes in
-                    js_PublishAsync(self.asyncJetStream, message.subject, bytes.baseAddress, Int32(bytes.count), &options)
+                guard !message.headers.isEmpty else {
+                    return message.data.withUnsafeBytes { bytes in
+                        js_PublishAsync(self.asyncJetStream, message.subject, bytes.baseAddress, Int32(bytes.count), &options)
+                    }
                 }
+                var outgoing: OpaquePointer?
+                let created = Self.makeMessage(&outgoing, subject: message.subject, data: message.data, headers: message.headers)
+                // On success the library owns the message and clears `outgoing`: destroying nil is a no-op.
+                defer { natsMsg_Destroy(outgoing) }
+                guard created == NATS_OK else { return created }
+                return js_PublishMsgAsync(self.asyncJetStream, &outgoing, &options)
             }
             if status != NATS_OK {
                 immediate[index] = natsError(status, "publish to \(message.subject)")
@@ -78,6 +94,17 @@ extension NATSClient {
         }
     }
 
+    /// A message with headers, for the publish calls that take one.
+    private static func makeMessage(_ message: inout OpaquePointer?, subject: String, data: [UInt8], headers: [String: String]) -> natsStatus {
+        var status = data.withUnsafeBytes { bytes in
+            natsMsg_Create(&message, subject, nil, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(bytes.count))
+        }
+        for (key, value) in headers where status == NATS_OK {
+            status = natsMsgHeader_Set(message, key, value)
+        }
+        return status
+    }
+
     /// Publishes a plain NATS message on the buffered connection and returns at once; nats.c
     /// writes it with whatever else is queued within about a millisecond. For acknowledgements:
     /// a busy worker's acks go out a batch per write instead of one write each.
@@ -99,6 +126,8 @@ struct OutgoingMessage: Sendable {
     var subject: String
     var data: [UInt8]
     var messageID: String
+    /// Beside Nats-Msg-Id: the task's trace fields, when it has any.
+    var headers: [String: String] = [:]
 }
 
 /// Collects async publish acknowledgements from nats.c's callback thread, keyed by Nats-Msg-Id.

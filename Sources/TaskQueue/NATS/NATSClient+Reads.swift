@@ -14,7 +14,7 @@ extension NATSClient {
             }
             defer { natsMsg_Destroy(message) }
             let stored = JetStreamMessageCopy(message)
-            return StoredMessage(sequence: sequence, subject: stored.subject, data: stored.data)
+            return StoredMessage(sequence: sequence, subject: stored.subject, data: stored.data, headers: stored.headers)
         }
     }
 

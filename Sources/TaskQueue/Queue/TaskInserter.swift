@@ -49,7 +49,7 @@ struct TaskInserter: Sendable {
     private func publishInserted(_ inserted: [Result<EnqueueResult, TaskQueueError>]) async -> [Result<EnqueueResult, TaskQueueError>] {
         let due = inserted.compactMap { try? $0.get() }.filter { $0.created && $0.task.status == .queued }
         guard !due.isEmpty else { return inserted }
-        let marks = await publisher.send(due.map { PublishTarget(taskID: $0.task.id, priority: $0.task.priority, generation: 0) })
+        let marks = await publisher.send(due.map { PublishTarget(taskID: $0.task.id, priority: $0.task.priority, generation: 0, trace: $0.task.trace) })
         guard marks.count < due.count else { return inserted }
         // `send` flagged the ones the stream did not take; say so in the answer, as reads will.
         let published = Set(marks.map(\.taskID))
@@ -66,7 +66,7 @@ struct TaskInserter: Sendable {
     /// Publishes the tasks a committed transaction created.
     func publishCommitted(_ enqueued: [EnqueueResult]) async {
         let targets = enqueued.filter { $0.created && $0.task.status == .queued }
-            .map { PublishTarget(taskID: $0.task.id, priority: $0.task.priority, generation: 0) }
+            .map { PublishTarget(taskID: $0.task.id, priority: $0.task.priority, generation: 0, trace: $0.task.trace) }
         _ = await publisher.send(targets)
     }
 }

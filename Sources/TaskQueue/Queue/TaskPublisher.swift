@@ -102,12 +102,18 @@ final class TaskPublisher: Sendable {
             }
         }
         let messages = targets.map { target in
-            OutgoingMessage(subject: configuration.subject(for: target.priority), data: Array(target.taskID.postgresText.utf8), messageID: target.messageID)
+            OutgoingMessage(
+                subject: configuration.subject(for: target.priority), data: Array(target.taskID.postgresText.utf8), messageID: target.messageID,
+                headers: target.trace?.fields ?? [:])
         }
         let results: [Result<PublishAck, TaskQueueError>]
         if messages.count == 1 {
             do {
-                results = [.success(try await nats.publish(subject: messages[0].subject, data: messages[0].data, messageID: messages[0].messageID))]
+                results = [
+                    .success(
+                        try await nats.publish(
+                            subject: messages[0].subject, data: messages[0].data, messageID: messages[0].messageID, headers: messages[0].headers))
+                ]
             } catch let error as TaskQueueError {
                 results = [.failure(error)]
             } catch {

@@ -26,6 +26,11 @@ extension TaskQueue {
     ///   that fails ``NewTask/validate()``, `idempotencyConflict`, or a database error.
     @discardableResult
     public func enqueue(_ task: NewTask) async throws -> EnqueueResult {
+        guard let tracer else { return try await enqueueUntraced(task) }
+        return try await TaskTracing.enqueue(task, tracer: tracer) { try await enqueueUntraced($0) }
+    }
+
+    private func enqueueUntraced(_ task: NewTask) async throws -> EnqueueResult {
         guard !middleware.isEmpty else {
             try task.validate()
             return try await enqueueBatcher.submit(task).get()
@@ -63,6 +68,11 @@ extension TaskQueue {
     /// created and published; the first failure is then thrown.
     @discardableResult
     public func enqueueBatch(_ tasks: [NewTask]) async throws -> [EnqueueResult] {
+        guard let tracer else { return try await enqueueBatchUntraced(tasks) }
+        return try await TaskTracing.enqueueBatch(tasks, tracer: tracer) { try await enqueueBatchUntraced($0) }
+    }
+
+    private func enqueueBatchUntraced(_ tasks: [NewTask]) async throws -> [EnqueueResult] {
         guard !middleware.isEmpty else { return try await writeBatch(tasks) }
         return try await middleware.enqueue(tasks) { try await self.writeBatch($0) }
     }
@@ -106,7 +116,7 @@ extension TaskQueue {
         let connection = await pool.acquire()
         let transaction = TaskTransaction(
             connection: connection, defaultMaxAttempts: configuration.defaultMaxAttempts,
-            middleware: middleware)
+            middleware: middleware, tracer: tracer)
         let value: T
         do {
             try await connection.withSession { try $0.execute("BEGIN") }

@@ -69,7 +69,7 @@ extension TaskQueue {
     /// - Throws: ``TaskQueueError`` `scheduleNotFound`.
     @discardableResult
     public func triggerSchedule(named name: String) async throws -> TaskRecord {
-        guard let (created, target) = try await store.triggerSchedule(named: name, defaultMaxAttempts: configuration.defaultMaxAttempts) else {
+        guard let (created, target) = try await store.triggerSchedule(named: name, defaultMaxAttempts: configuration.defaultMaxAttempts, tracer: tracer) else {
             throw Self.noSchedule(name)
         }
         var task = created

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Tracing
 
 /// TaskFlow's entry point: enqueue tasks, read them back, cancel and retry them. Workers
 /// (``TaskWorker``) run on top of one.
@@ -17,6 +18,8 @@ public final class TaskQueue: Sendable {
     let logger: Logger
     let inserter: TaskInserter
     let enqueueBatcher: EnqueueBatcher
+    /// Where enqueues and attempts record spans; nil when tracing is off.
+    let tracer: (any Tracer)?
 
     /// Connects to PostgreSQL (applying migrations unless `runMigrations` is false) and NATS.
     /// Streams and consumers are provisioned now when NATS answers, and otherwise on first use,
@@ -25,10 +28,13 @@ public final class TaskQueue: Sendable {
     /// - Parameters:
     ///   - configuration: servers, stream names and defaults.
     ///   - middleware: code run around every enqueue and every attempt, outermost first.
+    ///   - tracer: where enqueues and attempts record spans (see <doc:Tracing>); the one
+    ///     bootstrapped with `InstrumentationSystem` unless given. With the no-op tracer (nothing
+    ///     bootstrapped) or nil, nothing is traced and the enqueue and attempt paths skip tracing.
     ///   - logger: where the queue and its workers log.
     public static func connect(
         configuration: TaskQueueConfiguration, middleware: [any TaskMiddleware] = [],
-        logger: Logger = Logger(label: "taskflow")
+        tracer: (any Tracer)? = InstrumentationSystem.tracer, logger: Logger = Logger(label: "taskflow")
     ) async throws -> TaskQueue {
         let pool = PostgresPool(configuration: configuration.postgres)
         if configuration.runMigrations {
@@ -37,7 +43,7 @@ public final class TaskQueue: Sendable {
                 schema: configuration.postgres.schema, logger: logger)
         }
         let nats = try NATSClient(configuration: configuration.nats)
-        let queue = TaskQueue(configuration: configuration, pool: pool, nats: nats, middleware: middleware, logger: logger)
+        let queue = TaskQueue(configuration: configuration, pool: pool, nats: nats, middleware: middleware, tracer: tracer, logger: logger)
         do {
             try await queue.provision()
         } catch {
@@ -59,8 +65,12 @@ public final class TaskQueue: Sendable {
         return try await Migrator.migrate(Migrator.migrations(directory), pool: pool, schema: postgres.schema, logger: logger)
     }
 
-    init(configuration: TaskQueueConfiguration, pool: PostgresPool, nats: NATSClient, middleware: [any TaskMiddleware], logger: Logger) {
+    init(
+        configuration: TaskQueueConfiguration, pool: PostgresPool, nats: NATSClient, middleware: [any TaskMiddleware],
+        tracer: (any Tracer)? = nil, logger: Logger
+    ) {
         self.configuration = configuration
+        self.tracer = TaskTracing.active(tracer)
         self.pool = pool
         let store = TaskStore(pool: pool)
         self.store = store

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Tracing
 
 /// A caller's PostgreSQL transaction (see ``TaskQueue/withTransaction(_:)``): its own statements
 /// and its enqueues commit or roll back together.
@@ -7,12 +8,14 @@ public final class TaskTransaction: Sendable {
     private let connection: PostgresConnection
     private let defaultMaxAttempts: Int
     private let middleware: MiddlewareChain
+    private let tracer: (any Tracer)?
     private let created = Mutex<[EnqueueResult]>([])
 
-    init(connection: PostgresConnection, defaultMaxAttempts: Int, middleware: MiddlewareChain) {
+    init(connection: PostgresConnection, defaultMaxAttempts: Int, middleware: MiddlewareChain, tracer: (any Tracer)?) {
         self.connection = connection
         self.defaultMaxAttempts = defaultMaxAttempts
         self.middleware = middleware
+        self.tracer = tracer
     }
 
     /// What this transaction enqueued, to publish once it commits.
@@ -39,6 +42,11 @@ public final class TaskTransaction: Sendable {
     /// Enqueues a task in the transaction; it is published once the transaction commits.
     @discardableResult
     public func enqueue(_ task: NewTask) async throws -> EnqueueResult {
+        guard let tracer else { return try await enqueueUntraced(task) }
+        return try await TaskTracing.enqueue(task, tracer: tracer) { try await enqueueUntraced($0) }
+    }
+
+    private func enqueueUntraced(_ task: NewTask) async throws -> EnqueueResult {
         let results = try await middleware.enqueue([task]) { tasks in try await self.insert(tasks) }
         guard let first = results.first else { throw TaskQueueError(.invalidArgument, "a middleware dropped the task") }
         return first

@@ -5,13 +5,17 @@ struct PublishTarget: Sendable, Equatable {
     var taskID: UUID
     var priority: TaskPriority
     var generation: Int
+    /// Sent in the message's headers. Known where the task was just enqueued; the reconciler's
+    /// later publishes go without (the task's row keeps it for the claim).
+    var trace: TaskTrace?
 
     var messageID: String { "\(taskID.postgresText):\(generation)" }
 
-    init(taskID: UUID, priority: TaskPriority, generation: Int) {
+    init(taskID: UUID, priority: TaskPriority, generation: Int, trace: TaskTrace? = nil) {
         self.taskID = taskID
         self.priority = priority
         self.generation = generation
+        self.trace = trace
     }
 
     init(row: PostgresRow) throws {

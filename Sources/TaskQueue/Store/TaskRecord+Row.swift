@@ -5,6 +5,8 @@ import Foundation
 struct TaskRecordColumns {
     let id, type, payload, priority, status, attempts, maxAttempts, attemptBase, runAt, idempotencyKey,
         lastError, leaseOwner, leaseExpiresAt, publishedAt, publishFailedAt, createdAt, updatedAt, startedAt, finishedAt, schedule, cancelRequestedAt: Int
+    /// Only the claim returns `trace_context`.
+    let traceContext: Int?
 
     init(_ row: PostgresRow) throws {
         id = try row.position("id")
@@ -28,6 +30,7 @@ struct TaskRecordColumns {
         finishedAt = try row.position("finished_at")
         schedule = try row.position("schedule")
         cancelRequestedAt = try row.position("cancel_requested_at")
+        traceContext = row.index["trace_context"]
     }
 }
 
@@ -61,6 +64,7 @@ extension TaskRecord {
         finishedAt = try row.optionalDate(at: columns.finishedAt)
         schedule = try row.optionalString(at: columns.schedule)
         cancelRequestedAt = try row.optionalDate(at: columns.cancelRequestedAt)
+        trace = try columns.traceContext.flatMap { try row.optionalString(at: $0) }.flatMap(TaskTrace.init(stored:))
     }
 
     /// Every row of a result as a task, the column positions looked up once.

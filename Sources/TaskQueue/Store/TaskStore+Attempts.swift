@@ -238,7 +238,7 @@ extension TaskStore {
                     published_seq = coalesce(t.published_seq, nullif(($4::int8[])[array_position($1::uuid[], t.id)], 0))
                 FROM locked
                 WHERE t.id = ANY($1::uuid[]) AND t.id = locked.id AND locked.claimable\(notWaiting)
-                RETURNING \(taskColumns), locked.status AS previous_status, locked.lease_owner AS previous_owner,
+                RETURNING \(taskColumns), t.trace_context::text AS trace_context, locked.status AS previous_status, locked.lease_owner AS previous_owner,
                           locked.attempts AS previous_attempt, locked.attempt_started_at AS previous_started_at
             ),
             abandoned AS (
@@ -259,10 +259,10 @@ extension TaskStore {
             SELECT 'claimed' AS outcome, c.id, c.type, c.payload, c.priority, c.status, c.attempts, c.max_attempts,
                    c.attempt_base, c.run_at, c.idempotency_key, c.last_error, c.lease_owner, c.lease_expires_at,
                    c.published_at, c.publish_failed_at, c.created_at, c.updated_at, c.started_at, c.finished_at, c.schedule,
-                   c.cancel_requested_at, 0::float8 AS due_in_ms, 0::float8 AS lease_left_ms
+                   c.cancel_requested_at, c.trace_context, 0::float8 AS due_in_ms, 0::float8 AS lease_left_ms
             FROM claimed c
             UNION ALL
-            SELECT \(skippedOutcome), \(taskColumns),
+            SELECT \(skippedOutcome), \(taskColumns), NULL::text,
                    extract(epoch FROM t.run_at - now()) * 1000,
                    coalesce(extract(epoch FROM t.lease_expires_at - now()) * 1000, 0)
             FROM tasks t

@@ -4,8 +4,8 @@ import Foundation
 extension TaskStore {
     static let insertSQL = """
         WITH input AS (
-            SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::int[], $6::timestamptz[], $7::text[])
-                AS i(id, type, payload, priority, max_attempts, run_at, idempotency_key)
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::int[], $6::timestamptz[], $7::text[], $8::text[])
+                AS i(id, type, payload, priority, max_attempts, run_at, idempotency_key, trace_context)
         ),
         -- Tasks without an idempotency key are inserted plainly: ON CONFLICT makes every row a
         -- speculative insertion (a token lock and a confirming WAL record per row), which only
@@ -20,10 +20,10 @@ extension TaskStore {
     /// One insert of the enqueue statement: the `input` rows that match `condition`.
     private static func insertFromInput(where condition: String, onConflict: String) -> String {
         """
-        INSERT INTO tasks AS t (id, type, payload, priority, status, max_attempts, run_at, idempotency_key)
+        INSERT INTO tasks AS t (id, type, payload, priority, status, max_attempts, run_at, idempotency_key, trace_context)
         SELECT id, type, payload, priority,
                CASE WHEN run_at IS NOT NULL AND run_at > now() THEN 'scheduled' ELSE 'queued' END,
-               max_attempts, coalesce(run_at, now()), idempotency_key
+               max_attempts, coalesce(run_at, now()), idempotency_key, trace_context::jsonb
         FROM input WHERE \(condition)
         \(onConflict)
         RETURNING t.id, t.payload::text AS payload, t.status, t.run_at, t.created_at
@@ -46,6 +46,7 @@ extension TaskStore {
                 PostgresArray(tasks.map { $0.maxAttempts ?? defaultMaxAttempts }),
                 PostgresArray(tasks.map(\.runAt)),
                 PostgresArray(tasks.map(\.idempotencyKey)),
+                PostgresArray(tasks.map(\.trace?.stored)),
             ])
         // Only what the database decided comes back; the rest of a new row is what we sent
         // and the table's defaults (decoding whole rows cost more than the INSERT itself).
@@ -68,7 +69,8 @@ extension TaskStore {
                     id: id, type: task.type, payload: try row.string(at: payloadAt), priority: task.priority, status: status,
                     attempts: 0, maxAttempts: task.maxAttempts ?? defaultMaxAttempts, attemptBase: 0,
                     runAt: try row.date(at: runAtAt), idempotencyKey: task.idempotencyKey, lastError: nil, leaseOwner: nil,
-                    leaseExpiresAt: nil, publishedAt: nil, createdAt: createdAt, updatedAt: createdAt, startedAt: nil, finishedAt: nil
+                    leaseExpiresAt: nil, publishedAt: nil, createdAt: createdAt, updatedAt: createdAt, startedAt: nil, finishedAt: nil,
+                    trace: task.trace
                 )
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Tracing
 
 /// Schedules (migration 010): saving them, reading them with their fires, and firing the due ones.
 extension TaskStore {
@@ -146,13 +147,16 @@ extension TaskStore {
 
     /// Enqueues one task of the schedule now, by hand, recorded among its fires; nil when there is
     /// no schedule of that name. Paused schedules can be triggered too.
-    func triggerSchedule(named name: String, defaultMaxAttempts: Int) async throws -> (TaskRecord, PublishTarget)? {
-        try await pool.withSession { session in
+    func triggerSchedule(named name: String, defaultMaxAttempts: Int, tracer: (any Tracer)? = nil) async throws -> (TaskRecord, PublishTarget)? {
+        // Read here: the session's closure runs on the connection's thread, outside this task.
+        let parent = ServiceContext.current ?? .topLevel
+        return try await pool.withSession { session in
             try session.transaction {
                 let rows = try session.execute("SELECT \(Self.scheduleColumns) FROM schedules s WHERE s.name = $1 FOR SHARE", [name])
                 guard let row = rows.rows.first else { return nil }
                 let schedule = try Self.schedule(row: row)
-                let fired = try Self.fire(schedule, at: nil, defaultMaxAttempts: defaultMaxAttempts, session: session)
+                let fired = try Self.fire(
+                    schedule, at: nil, defaultMaxAttempts: defaultMaxAttempts, tracer: tracer, parent: parent, session: session)
                 guard let fired else { return nil }
                 let task = try TaskRecord(row: try session.execute("SELECT \(Self.taskColumns) FROM tasks t WHERE t.id = $1", [fired.taskID]).rows[0])
                 return (task, fired)
@@ -167,7 +171,7 @@ extension TaskStore {
     /// `.skip` leaves them out, `.once` fires the first of them as one catch-up run. Each fire's
     /// task and its `schedule_fires` row are inserted together, and a fire already recorded (two
     /// firers racing) creates nothing.
-    func fireDueSchedules(limit: Int, missedAfter: Duration, defaultMaxAttempts: Int) async throws -> [PublishTarget] {
+    func fireDueSchedules(limit: Int, missedAfter: Duration, defaultMaxAttempts: Int, tracer: (any Tracer)? = nil) async throws -> [PublishTarget] {
         try await pool.withSession { session in
             var created: [PublishTarget] = []
             // One round trip while nothing is due (every pass of every worker, twice a second).
@@ -205,7 +209,9 @@ extension TaskStore {
                     }
                     var targets: [PublishTarget] = []
                     for fire in fires {
-                        if let target = try Self.fire(schedule, at: fire, defaultMaxAttempts: defaultMaxAttempts, session: session) {
+                        if let target = try Self.fire(
+                            schedule, at: fire, defaultMaxAttempts: defaultMaxAttempts, tracer: tracer, parent: .topLevel, session: session)
+                        {
                             targets.append(target)
                         }
                     }
@@ -221,7 +227,18 @@ extension TaskStore {
 
     /// Records one fire and inserts its task in the caller's transaction; nil when the fire was
     /// recorded already. `at` nil is a manual trigger, recorded at the transaction's time.
-    private static func fire(_ schedule: Schedule, at fireTime: Date?, defaultMaxAttempts: Int, session: PostgresSession) throws -> PublishTarget? {
+    private static func fire(
+        _ schedule: Schedule, at fireTime: Date?, defaultMaxAttempts: Int, tracer: (any Tracer)?, parent: ServiceContext,
+        session: PostgresSession
+    ) throws -> PublishTarget? {
+        try TaskTracing.fire(schedule, at: fireTime, tracer: tracer, parent: parent) { trace in
+            try insertFire(schedule, at: fireTime, defaultMaxAttempts: defaultMaxAttempts, trace: trace, session: session)
+        }
+    }
+
+    private static func insertFire(
+        _ schedule: Schedule, at fireTime: Date?, defaultMaxAttempts: Int, trace: TaskTrace?, session: PostgresSession
+    ) throws -> PublishTarget? {
         let id = UUID.timeOrdered(count: 1)[0]
         let rows = try session.execute(
             """
@@ -231,14 +248,18 @@ extension TaskStore {
                 ON CONFLICT (schedule, fire_at) DO NOTHING
                 RETURNING task_id
             )
-            INSERT INTO tasks (id, type, payload, priority, status, max_attempts, run_at, schedule)
-            SELECT task_id, $4, $5::jsonb, $6, 'queued', $7, now(), $1 FROM fire
+            INSERT INTO tasks (id, type, payload, priority, status, max_attempts, run_at, schedule, trace_context)
+            SELECT task_id, $4, $5::jsonb, $6, 'queued', $7, now(), $1, $8::jsonb FROM fire
             RETURNING id, priority, publish_generation
             """,
             [
                 schedule.name, fireTime, id, schedule.type, schedule.payloadJSON, schedule.priority.rawValue,
-                schedule.maxAttempts ?? defaultMaxAttempts,
+                schedule.maxAttempts ?? defaultMaxAttempts, trace?.stored,
             ])
-        return try rows.rows.first.map(PublishTarget.init(row:))
+        return try rows.rows.first.map { row in
+            var target = try PublishTarget(row: row)
+            target.trace = trace
+            return target
+        }
     }
 }

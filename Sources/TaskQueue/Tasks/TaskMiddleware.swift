@@ -1,5 +1,5 @@
 /// Code that runs around every enqueue and every attempt: logging, metrics, tracing, tenancy
-/// checks. Pass middleware to ``TaskQueue/connect(configuration:middleware:logger:)``; workers
+/// checks. Pass middleware to ``TaskQueue/connect(configuration:middleware:tracer:logger:)``; workers
 /// on that queue run the attempt hooks.
 ///
 /// Both hooks have pass-through defaults, so a middleware implements only what it needs. The

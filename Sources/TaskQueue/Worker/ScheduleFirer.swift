@@ -1,4 +1,5 @@
 import Logging
+import Tracing
 
 /// Fires due schedules, every ``WorkerConfiguration/scheduleInterval``, in every worker: each due
 /// schedule is taken by one worker at a time (its row locked, the others skip it) and each fire
@@ -10,6 +11,7 @@ final class ScheduleFirer: Sendable {
     let configuration: WorkerConfiguration
     let defaultMaxAttempts: Int
     let logger: Logger
+    let tracer: (any Tracer)?
 
     /// A fire time found later than this was missed (no worker ran): its schedule's
     /// ``MissedFirePolicy`` decides. Below it, every fire time fires, however late.
@@ -17,7 +19,11 @@ final class ScheduleFirer: Sendable {
     /// Schedules one pass fires at most.
     let batchLimit = 100
 
-    init(store: TaskStore, publisher: TaskPublisher, configuration: WorkerConfiguration, defaultMaxAttempts: Int, logger: Logger) {
+    init(
+        store: TaskStore, publisher: TaskPublisher, configuration: WorkerConfiguration, defaultMaxAttempts: Int, tracer: (any Tracer)?,
+        logger: Logger
+    ) {
+        self.tracer = tracer
         self.store = store
         self.publisher = publisher
         self.configuration = configuration
@@ -50,7 +56,8 @@ final class ScheduleFirer: Sendable {
     /// One pass: fires what is due and publishes the tasks; returns how many it created.
     @discardableResult
     func pass() async throws -> Int {
-        let created = try await store.fireDueSchedules(limit: batchLimit, missedAfter: Self.missedAfter, defaultMaxAttempts: defaultMaxAttempts)
+        let created = try await store.fireDueSchedules(
+            limit: batchLimit, missedAfter: Self.missedAfter, defaultMaxAttempts: defaultMaxAttempts, tracer: tracer)
         // A task whose publish fails is flagged for the reconciler by the publisher, as any enqueue's is.
         await publisher.publish(created)
         if !created.isEmpty { logger.debug("schedules fired", metadata: [LogKey.count: "\(created.count)"]) }

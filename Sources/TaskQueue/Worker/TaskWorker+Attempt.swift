@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Tracing
 
 /// One attempt: the handler (with its timeout and the queue's middleware), the retry decision,
 /// the outcome's write, and the message's ack or nak.
@@ -7,6 +8,15 @@ extension TaskWorker {
     // MARK: Running one attempt
 
     func process(_ task: TaskRecord, message: JetStreamMessage) async {
+        guard let tracer else { return await runAttempt(task, message: message, span: nil) }
+        let span = TaskTracing.startAttempt(
+            task, tracer: tracer, workerID: configuration.workerID, waited: Date().timeIntervalSince(max(task.createdAt, task.runAt)))
+        // The handler, its HTTP calls and the worker's log lines about the attempt see the span.
+        await ServiceContext.withValue(span.context) { await runAttempt(task, message: message, span: span) }
+        span.end()
+    }
+
+    private func runAttempt(_ task: TaskRecord, message: JetStreamMessage, span: (any Span)?) async {
         let entry = registry.entry(for: task.type)
         let typeLabel = entry == nil ? WorkerMetrics.unregisteredType : task.type
         let timeout = entry?.timeout ?? configuration.taskTimeout
@@ -46,6 +56,7 @@ extension TaskWorker {
         var outcome = AttemptOutcome(taskID: task.id, attempt: task.attempts, status: decision.status)
         outcome.error = decision.error
         if decision.status == .retrying { outcome.retryDelay = decision.retryDelay }
+        if let span { TaskTracing.recordAttempt(decision, result: result, on: span) }
 
         switch await batcher.submit(outcome) {
         case .success(true):
@@ -82,11 +93,13 @@ extension TaskWorker {
         case .success(false):
             // Our lease had expired and another worker took the task over; its result stands.
             context.logger.warning("attempt outcome discarded: the task moved on without this worker")
+            if let span { TaskTracing.recordUnwritten("discarded", on: span) }
             try? message.ack()
         case .failure(let error):
             // Leave the message unacknowledged: JetStream redelivers it after AckWait, the lease
             // will have expired, and the next claim closes this attempt and runs the task again.
             context.logger.error("attempt outcome not recorded; the task will run again", metadata: [LogKey.error: "\(error)"])
+            if let span { TaskTracing.recordUnwritten("not recorded", on: span) }
         }
     }
 

@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// Pulls task ids from the three priority consumers, claims the tasks in PostgreSQL, runs their
 /// handlers with bounded concurrency, records every attempt and acknowledges the messages.
@@ -16,6 +17,8 @@ public final class TaskWorker: Service, Sendable {
     let nats: NATSClient
     let queueConfiguration: TaskQueueConfiguration
     let middleware: MiddlewareChain
+    /// Where attempts record spans; nil when tracing is off.
+    let tracer: (any Tracer)?
     let registry: TaskHandlerRegistry
     /// How this worker runs.
     public let configuration: WorkerConfiguration
@@ -56,13 +59,15 @@ public final class TaskWorker: Service, Sendable {
     ) {
         self.init(
             store: queue.store, publisher: queue.publisher, nats: queue.nats, queueConfiguration: queue.configuration,
-            middleware: queue.middleware, registry: registry, configuration: configuration, logger: logger)
+            middleware: queue.middleware, registry: registry, configuration: configuration, tracer: queue.tracer, logger: logger)
     }
 
     init(
         store: TaskStore, publisher: TaskPublisher, nats: NATSClient, queueConfiguration: TaskQueueConfiguration,
-        middleware: MiddlewareChain, registry: TaskHandlerRegistry, configuration: WorkerConfiguration, logger: Logger
+        middleware: MiddlewareChain, registry: TaskHandlerRegistry, configuration: WorkerConfiguration, tracer: (any Tracer)? = nil,
+        logger: Logger
     ) {
+        self.tracer = tracer
         self.store = store
         self.publisher = publisher
         self.nats = nats
@@ -133,7 +138,7 @@ public final class TaskWorker: Service, Sendable {
             if configuration.schedulerEnabled {
                 let firer = ScheduleFirer(
                     store: store, publisher: publisher, configuration: configuration,
-                    defaultMaxAttempts: queueConfiguration.defaultMaxAttempts, logger: logger)
+                    defaultMaxAttempts: queueConfiguration.defaultMaxAttempts, tracer: tracer, logger: logger)
                 group.addTask { await firer.run(until: self.finished) }
             }
             group.addTask { await self.drainWatcher(subscriptions.map(\.1)) }

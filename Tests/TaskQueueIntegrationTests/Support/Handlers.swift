@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Tracing
 
 @testable import TaskQueue
 
@@ -40,10 +41,10 @@ struct SlowPayload: Codable, Sendable { var ms: Int }
 extension TestEnvironment {
     /// Runs `body` with a fresh environment and always removes it afterwards.
     static func with(
-        _ label: String = #function, lease: Duration = .seconds(30),
+        _ label: String = #function, lease: Duration = .seconds(30), tracer: (any Tracer)? = nil,
         _ body: (TestEnvironment) async throws -> Void
     ) async throws {
-        let environment = try await make(label, lease: lease)
+        let environment = try await make(label, lease: lease, tracer: tracer)
         do {
             try await body(environment)
         } catch {

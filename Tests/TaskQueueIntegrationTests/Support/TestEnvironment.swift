@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
+import Tracing
 
 @testable import TaskQueue
 
@@ -30,7 +31,8 @@ struct TestEnvironment {
     static func make(
         _ label: String = #function,
         lease: Duration = .seconds(30),
-        defaultMaxAttempts: Int = 5
+        defaultMaxAttempts: Int = 5,
+        tracer: (any Tracer)? = nil
     ) async throws -> TestEnvironment {
         let suffix = UUID().uuidString.prefix(8).lowercased()
         let base = label.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(20)
@@ -46,7 +48,7 @@ struct TestEnvironment {
         )
         var logger = Logger(label: "test.\(name)")
         logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
-        let queue = try await TaskQueue.connect(configuration: configuration, logger: logger)
+        let queue = try await TaskQueue.connect(configuration: configuration, tracer: tracer, logger: logger)
         return TestEnvironment(name: name, queue: queue, configuration: configuration)
     }
 
