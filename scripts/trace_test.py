@@ -7,7 +7,8 @@ disturbed) exporting to it. One POST with a `traceparent` header creates a task 
 `fail` type that fails once and then succeeds. The check: one trace holds the API's request span
 (a child of the caller's span), the enqueue span (its child) and both attempts' `task fail` spans
 (children of the enqueue span) with their attributes, outcomes and the first one's error status;
-the worker's log lines about the attempt carry the trace id.
+the worker's log lines about the attempt carry the trace id. Then a `webhook` task aimed at the
+receiver: its HTTP call is a client span inside its attempt and sends that span's traceparent.
 
 Usage: trace_test.py --bin DIR --database-url URL --nats-url URL [--port N]
        trace_test.py --serve PORT   (only the receiver, counting spans until SIGTERM: for benchmarks)
@@ -37,6 +38,7 @@ class Collector:
         self.lock = threading.Lock()
         self.spans = []
         self.requests = 0
+        self.hooks = []
 
     def add(self, request):
         with self.lock:
@@ -59,6 +61,14 @@ def receiver(collector, port=0):
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             if self.headers.get("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)
+            if self.path == "/hook":
+                # The webhook task's target: what trace context did the handler's HTTP call carry?
+                with collector.lock:
+                    collector.hooks.append(self.headers.get("traceparent"))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if self.path != "/v1/traces":
                 self.send_response(404)
                 self.end_headers()
@@ -229,6 +239,30 @@ def main():
             expect(attributes(second).get("taskflow.task.outcome") == "completed", "the second attempt completed")
             expect(second.status.code != trace_pb2.Status.STATUS_CODE_ERROR, "the second attempt has no error status")
 
+        # A handler's own HTTP call continues the trace: the worker's AsyncHTTPClient makes a client
+        # span inside the attempt's span and sends its traceparent to the webhook's target.
+        hook_trace = secrets.token_hex(16)
+        status, hook_task = http(
+            "POST", base + "/api/v1/tasks",
+            {"type": "webhook", "payload": {"url": f"http://127.0.0.1:{server.server_port}/hook", "body": {"n": 1}}},
+            {"traceparent": f"00-{hook_trace}-{secrets.token_hex(8)}-01"})
+        assert status == 201, (status, hook_task)
+        wait_until(f"webhook task {hook_task['id']} did not complete",
+                   lambda: http("GET", f"{base}/api/v1/tasks/{hook_task['id']}")[1]["status"] == "completed", 30)
+
+        def hook_spans():
+            found = collector.trace(hook_trace)
+            names = [span.name for _, span in found]
+            return found if "task webhook" in names and any(s.kind == trace_pb2.Span.SPAN_KIND_CLIENT for _, s in found) else None
+        hook_trace_spans = wait_until("the webhook's trace did not arrive with its client span", hook_spans, 20)
+        attempt = next(span for _, span in hook_trace_spans if span.name == "task webhook")
+        client = next(span for _, span in hook_trace_spans if span.kind == trace_pb2.Span.SPAN_KIND_CLIENT)
+        expect(client.parent_span_id == attempt.span_id, "the handler's HTTP call is a child of its attempt")
+        with collector.lock:
+            hooks = list(collector.hooks)
+        expect(f"00-{hook_trace}-{client.span_id.hex()}-01" in hooks,
+               f"the webhook's request carried the client span's traceparent: {hooks}")
+
         worker_log.flush()
         traced_lines = []
         with open(worker_log_path) as lines:
@@ -248,7 +282,8 @@ def main():
                       f"{attributes(span)}", file=sys.stderr)
             raise SystemExit("trace test failed:\n  " + "\n  ".join(problems))
         print(f"   ok: trace {trace_id}: request -> enqueue -> 2 attempts (retry, completed), "
-              f"{len(spans)} spans from api and worker, {len(traced_lines)} worker log lines with the trace id")
+              f"{len(spans)} spans from api and worker, {len(traced_lines)} worker log lines with the trace id; "
+              f"a webhook task's HTTP call is a client span inside its attempt and sent its traceparent")
     finally:
         for process in processes:
             if process.poll() is None:
