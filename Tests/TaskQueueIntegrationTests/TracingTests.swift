@@ -225,7 +225,14 @@ struct TaskTraceTests {
         #expect(TaskTrace(stored: trace.stored) == trace)
         // jsonb's own spacing reads the same.
         #expect(TaskTrace(stored: #"{"parent": {"traceparent": "x", "tracestate": "a=b"}}"#)?.fields == ["traceparent": "x", "tracestate": "a=b"])
-        for bad in ["", "null", "[]", #"{"parent":{}}"#, #"{"child":{"a":"b"}}"#, #"{"parent":{"a":1}}"#, #"{"parent":{"a":"b"},"link":{"a":"b"}}"#] {
+        // A value that needs an escape goes through JSONSerialization both ways.
+        let quoted = TaskTrace(relation: .parent, fields: ["tracestate": #"a="q\"#, "traceparent": "p"])
+        #expect(TaskTrace(stored: quoted.stored) == quoted)
+        #expect(TaskTrace(stored: #"{"parent":{"tracestate":"a=\"q\"","traceparent":"p"}}"#)?.fields["tracestate"] == #"a="q""#)
+        for bad in [
+            "", "null", "[]", #"{"parent":{}}"#, #"{"child":{"a":"b"}}"#, #"{"parent":{"a":1}}"#, #"{"parent":{"a":"b"},"link":{"a":"b"}}"#,
+            #"{"parent":{"a":"b"}"#, #"{"parent":{"a":"b"}} x"#,
+        ] {
             #expect(TaskTrace(stored: bad) == nil, "\(bad)")
         }
     }

@@ -38,15 +38,21 @@ enum TaskTracing {
     ) async throws -> EnqueueResult {
         let span = tracer.startSpan("enqueue", context: ServiceContext.current ?? .topLevel, ofKind: .producer)
         defer { span.end() }
-        span.attributes[taskType] = task.type
-        span.attributes[priority] = task.priority.rawValue
-        span.attributes[messagingSystem] = "taskflow"
+        // An unsampled span drops its attributes: not making them saves most of its cost.
+        let recording = span.isRecording
+        if recording {
+            span.attributes[taskType] = task.type
+            span.attributes[priority] = task.priority.rawValue
+            span.attributes[messagingSystem] = "taskflow"
+        }
         var task = task
         task.trace = TaskTrace.capture(span.context, tracer: tracer, relation: .parent)
         do {
             let result = try await ServiceContext.withValue(span.context) { try await body(task) }
-            span.attributes[taskID] = result.task.id.lowercasedText
-            if !result.created { span.attributes[existing] = true }
+            if recording {
+                span.attributes[taskID] = result.task.id.lowercasedText
+                if !result.created { span.attributes[existing] = true }
+            }
             return result
         } catch {
             span.recordError(error)
@@ -91,6 +97,8 @@ enum TaskTracing {
             }
         }
         let span = tracer.startSpan("task \(task.type)", context: parent, ofKind: .consumer)
+        // Unsampled (most attempts at a low ratio): its attributes would be dropped unread.
+        guard span.isRecording else { return span }
         if let link { span.addLink(SpanLink(context: link, attributes: [:])) }
         span.attributes[taskID] = task.id.lowercasedText
         span.attributes[taskType] = task.type
@@ -107,6 +115,7 @@ enum TaskTracing {
     /// `dead_letter`, `cancelled`, `interrupted`, `timeout` then retry or dead letter), and for a
     /// failure the error and an error status.
     static func recordAttempt(_ decision: AttemptDecision, result: HandlerResult, on span: any Span) {
+        guard span.isRecording else { return }
         var outcome: String
         switch decision.status {
         case .completed: outcome = "completed"
@@ -130,6 +139,7 @@ enum TaskTracing {
     /// When the attempt's outcome could not be written (it runs again) or another worker's
     /// takeover made it moot.
     static func recordUnwritten(_ reason: String, on span: any Span) {
+        guard span.isRecording else { return }
         span.attributes[outcome] = reason
         span.setStatus(SpanStatus(code: .error, message: "attempt outcome \(reason)"))
     }
