@@ -108,6 +108,17 @@ struct TracingTests {
             #expect(message.headers[InMemoryTracer.traceIDKey] == enqueue.traceID)
             #expect(message.headers[InMemoryTracer.spanIDKey] == enqueue.spanID)
             #expect(message.headers["Nats-Msg-Id"] == "\(created.task.id.postgresText):0")
+
+            // A batch goes out as one asynchronous burst: every message carries the batch span.
+            let batch = try await tracer.withSpan("import") { _ in
+                try await env.queue.enqueueBatch([NewTask(type: "noop"), NewTask(type: "noop")])
+            }
+            let batchSpan = try #require(tracer.finishedSpans.first { $0.operationName == "enqueue batch" })
+            for sequence in [UInt64(2), 3] {
+                let message = try #require(try await env.queue.nats.message(stream: env.configuration.streamName, sequence: sequence))
+                #expect(batch.map { Array($0.task.id.postgresText.utf8) }.contains(message.data))
+                #expect(message.headers[InMemoryTracer.spanIDKey] == batchSpan.spanID)
+            }
         }
     }
 
