@@ -55,8 +55,7 @@ enum TaskTracing {
             }
             return result
         } catch {
-            span.recordError(error)
-            span.setStatus(SpanStatus(code: .error, message: "\(error)"))
+            fail(span, error)
             throw error
         }
     }
@@ -78,8 +77,7 @@ enum TaskTracing {
         do {
             return try await ServiceContext.withValue(span.context) { try await body(linked) }
         } catch {
-            span.recordError(error)
-            span.setStatus(SpanStatus(code: .error, message: "\(error)"))
+            fail(span, error)
             throw error
         }
     }
@@ -128,8 +126,7 @@ enum TaskTracing {
             outcome = "interrupted"
         case .failure(let error) where decision.status == .retrying || decision.status == .failed:
             if error is TaskTimeoutError { span.attributes["taskflow.task.timed_out"] = true }
-            span.recordError(error)
-            span.setStatus(SpanStatus(code: .error, message: decision.error))
+            fail(span, error, message: decision.error)
         default:
             break
         }
@@ -162,9 +159,14 @@ enum TaskTracing {
             if let target { span.attributes[taskID] = target.taskID.lowercasedText } else { span.attributes["taskflow.schedule.fired_already"] = true }
             return target
         } catch {
-            span.recordError(error)
-            span.setStatus(SpanStatus(code: .error, message: "\(error)"))
+            fail(span, error)
             throw error
         }
+    }
+
+    /// Marks a span failed by `error`: the error recorded, an error status.
+    static func fail(_ span: any Span, _ error: any Error, message: String? = nil) {
+        span.recordError(error)
+        span.setStatus(SpanStatus(code: .error, message: message ?? "\(error)"))
     }
 }

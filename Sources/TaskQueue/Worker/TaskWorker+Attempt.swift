@@ -8,15 +8,16 @@ extension TaskWorker {
     // MARK: Running one attempt
 
     func process(_ task: TaskRecord, message: JetStreamMessage) async {
-        guard let tracer else { return await runAttempt(task, message: message, span: nil) }
+        let now = Date()
+        guard let tracer else { return await runAttempt(task, message: message, startedAt: now, span: nil) }
         let span = TaskTracing.startAttempt(
-            task, tracer: tracer, workerID: configuration.workerID, waited: Date().timeIntervalSince(max(task.createdAt, task.runAt)))
+            task, tracer: tracer, workerID: configuration.workerID, waited: now.timeIntervalSince(max(task.createdAt, task.runAt)))
         // The handler, its HTTP calls and the worker's log lines about the attempt see the span.
-        await ServiceContext.withValue(span.context) { await runAttempt(task, message: message, span: span) }
+        await ServiceContext.withValue(span.context) { await runAttempt(task, message: message, startedAt: now, span: span) }
         span.end()
     }
 
-    private func runAttempt(_ task: TaskRecord, message: JetStreamMessage, span: (any Span)?) async {
+    private func runAttempt(_ task: TaskRecord, message: JetStreamMessage, startedAt now: Date, span: (any Span)?) async {
         let entry = registry.entry(for: task.type)
         let typeLabel = entry == nil ? WorkerMetrics.unregisteredType : task.type
         let timeout = entry?.timeout ?? configuration.taskTimeout
@@ -27,7 +28,6 @@ extension TaskWorker {
         // for every task cost a few percent of the worker's CPU.
         let debugging = logger.logLevel <= .debug
         if debugging { context.logger.debug("task started") }
-        let now = Date()
         WorkerMetrics.queueWait(task.priority).recordNanoseconds(Int64(max(0, now.timeIntervalSince(task.createdAt)) * 1e9))
         startLatency.record(waited: now.timeIntervalSince(max(task.createdAt, task.runAt)), at: now)
         let handler = AttemptTask.current
