@@ -116,6 +116,7 @@ let package = Package(
             name: "WorkerAppTests",
             dependencies: [
                 "WorkerApp",
+                "TaskFlowService",
                 "TaskQueue",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
